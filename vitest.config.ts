@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 // timeouts and run one file at a time so two control planes never compete for the 2 cores.
 export default defineConfig({
   test: {
+    reporters: ['default', './tools/vitest-summary.ts'],
     projects: [
       {
         test: {
