@@ -1,0 +1,22 @@
+/**
+ * The `hybridnet` command: one executable whose subcommands are the project's components
+ * (manager, webhook, daemon, install-cni, sandbox, …). Each component registers its own
+ * subcommands from its own module so that this file stays a list.
+ */
+import { Command } from 'commander';
+
+/** Builds the top-level command with every registered subcommand. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('hybridnet')
+    .description('Hybridnet: one container network for underlay (VLAN, BGP) and overlay (VXLAN) pods')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  return program;
+}
+
+/** Parses `argv` (process.argv shape) and runs the chosen subcommand. */
+export async function main(argv: readonly string[]): Promise<void> {
+  await buildProgram().parseAsync([...argv]);
+}
