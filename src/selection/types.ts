@@ -63,9 +63,9 @@ export interface SelectionDefaults {
    * Parsed `DEFAULT_NETWORK_TYPE` (see `parseNetworkType`); an unknown spelling is kept verbatim so
    * that pods relying on it are refused with the operator's own value in the message.
    */
-  networkType: NetworkType | string;
+  networkType: string;
   /** Parsed `DEFAULT_IP_FAMILY` (see `parseIPFamily`), kept verbatim when unknown. */
-  ipFamily: IPFamily | string;
+  ipFamily: string;
   /** `--stateful-workload-kinds` (default `StatefulSet`). */
   statefulWorkloadKinds: readonly string[];
   /** `--default-ip-retain` (default true). */

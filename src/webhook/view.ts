@@ -86,7 +86,7 @@ export class ClusterStore implements ClusterView {
   }
 
   getNamespace(name: string): NamespaceLike | undefined {
-    return this.maps.namespaces.get(name) as NamespaceLike | undefined;
+    return this.maps.namespaces.get(name);
   }
 
   listNetworks(): readonly Network[] {
