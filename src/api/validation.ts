@@ -82,18 +82,33 @@ function newAjv(): Ajv {
 
 const ajv = newAjv();
 
-/** A compiled validator for one kind: returns the typed object or throws {@link SchemaValidationError}. */
-export type Validator<T> = (obj: unknown) => T;
+/**
+ * A compiled validator for one kind: `validate` returns the typed object or throws {@link SchemaValidationError};
+ * `is` is the non-throwing type guard.
+ */
+export interface Validator<T> {
+  /** Kind name used in error messages. */
+  readonly kind: string;
+  /** Returns `obj` typed as `T`, or throws {@link SchemaValidationError} listing every violation. */
+  readonly validate: (obj: unknown) => T;
+  /** True when `obj` matches the schema; never throws. */
+  readonly is: (obj: unknown) => obj is T;
+}
 
 /**
  * Compiles `schema` (a TypeBox object schema of a Hybridnet kind) into a {@link Validator}. Exported for schemas other
  * modules define the same way (e.g. multi-cluster kinds); the four networking kinds have ready-made validators below.
+ * Throws ajv's own error if the schema itself is invalid (a programming error).
  */
 export function compileValidator<T>(kind: string, schema: TObject): Validator<T> {
   const check: ValidateFunction = ajv.compile(schema);
-  return (obj: unknown): T => {
-    if (check(obj)) return obj as T;
-    throw new SchemaValidationError(kind, objectNameOf(obj), issuesOf(obj, check.errors ?? []));
+  return {
+    kind,
+    validate: (obj: unknown): T => {
+      if (check(obj)) return obj as T;
+      throw new SchemaValidationError(kind, objectNameOf(obj), issuesOf(obj, check.errors ?? []));
+    },
+    is: (obj: unknown): obj is T => check(obj),
   };
 }
 
@@ -106,10 +121,13 @@ function objectNameOf(obj: unknown): string | undefined {
   return typeof namespace === 'string' && namespace !== '' ? `${namespace}/${name}` : name;
 }
 
-/** Converts ajv errors into issues with readable paths, derived from the JSON pointer and the data it points into. */
+/**
+ * Converts ajv errors into issues with readable paths, derived from the JSON pointer and the data it points into. All
+ * errors on one path become one issue (messages joined with "and"); a `format` error is dropped when the same value
+ * already fails its `type`.
+ */
 function issuesOf(root: unknown, errors: readonly ErrorObject[]): SchemaIssue[] {
-  const issues: SchemaIssue[] = [];
-  const seen = new Set<string>();
+  const byPath = new Map<string, { value: unknown; messages: string[]; typeFailed: boolean }>();
   for (const error of errors) {
     const segments = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map(unescapePointer);
     let message: string;
@@ -125,12 +143,13 @@ function issuesOf(root: unknown, errors: readonly ErrorObject[]): SchemaIssue[] 
       message = error.message ?? `fails ${error.keyword}`;
     }
     const path = formatPath(root, segments);
-    const key = `${path}\u0000${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    issues.push({ path, message, value });
+    const entry = byPath.get(path) ?? { value, messages: [], typeFailed: false };
+    byPath.set(path, entry);
+    if (error.keyword === 'format' && entry.typeFailed) continue;
+    if (error.keyword === 'type') entry.typeFailed = true;
+    if (!entry.messages.includes(message)) entry.messages.push(message);
   }
-  return issues;
+  return [...byPath].map(([path, { value, messages }]) => ({ path, message: messages.join(' and '), value }));
 }
 
 function unescapePointer(segment: string): string {
@@ -165,50 +184,40 @@ const nodeInfoValidator = compileValidator<NodeInfo>(NodeInfoResource.kind, Node
  * every violation (e.g. `spec.type: must be one of "Underlay", ...`). Does not copy or modify `obj`.
  */
 export function validateNetwork(obj: unknown): Network {
-  return networkValidator(obj);
+  return networkValidator.validate(obj);
 }
 
 /** Checks `obj` against the Subnet schema (SPEC §2.2) and returns it typed; throws {@link SchemaValidationError}. */
 export function validateSubnet(obj: unknown): Subnet {
-  return subnetValidator(obj);
+  return subnetValidator.validate(obj);
 }
 
 /** Checks `obj` against the IPInstance schema (SPEC §2.3) and returns it typed; throws {@link SchemaValidationError}. */
 export function validateIPInstance(obj: unknown): IPInstance {
-  return ipInstanceValidator(obj);
+  return ipInstanceValidator.validate(obj);
 }
 
 /** Checks `obj` against the NodeInfo schema (SPEC §2.4) and returns it typed; throws {@link SchemaValidationError}. */
 export function validateNodeInfo(obj: unknown): NodeInfo {
-  return nodeInfoValidator(obj);
+  return nodeInfoValidator.validate(obj);
 }
 
 /** True when `obj` is a valid Network (SPEC §2.1); never throws. */
 export function isNetwork(obj: unknown): obj is Network {
-  return tryValidate(networkValidator, obj);
+  return networkValidator.is(obj);
 }
 
 /** True when `obj` is a valid Subnet (SPEC §2.2); never throws. */
 export function isSubnet(obj: unknown): obj is Subnet {
-  return tryValidate(subnetValidator, obj);
+  return subnetValidator.is(obj);
 }
 
 /** True when `obj` is a valid IPInstance (SPEC §2.3); never throws. */
 export function isIPInstance(obj: unknown): obj is IPInstance {
-  return tryValidate(ipInstanceValidator, obj);
+  return ipInstanceValidator.is(obj);
 }
 
 /** True when `obj` is a valid NodeInfo (SPEC §2.4); never throws. */
 export function isNodeInfo(obj: unknown): obj is NodeInfo {
-  return tryValidate(nodeInfoValidator, obj);
-}
-
-function tryValidate(validator: Validator<unknown>, obj: unknown): boolean {
-  try {
-    validator(obj);
-    return true;
-  } catch (error) {
-    if (error instanceof SchemaValidationError) return false;
-    throw error;
-  }
+  return nodeInfoValidator.is(obj);
 }
