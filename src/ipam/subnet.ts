@@ -173,7 +173,9 @@ export class SubnetState {
   /**
    * Go `AllocateNext` (SPEC §4.2): next-fit — the first free allocatable address strictly after the cursor, wrapping
    * to the first free one; it becomes Allocated for the pod and the new cursor. O(log n) in held addresses.
-   * @returns the address value, or `undefined` (state unchanged) when no address is free.
+   * @returns the address value, or `undefined` when no address is free. Then nothing changes, the cursor
+   *   included (Go's rotation would move an unset cursor to the last address — visible only in the reported
+   *   `lastAllocatedIP`, never in which address comes next; we keep "a failure leaves no trace").
    */
   allocateNext(namespace: string, podName: string, podUID: string, nodeName: string): bigint | undefined {
     const free = this.free;
