@@ -119,10 +119,19 @@ export class IPAMEngine {
       else group.push(s);
     }
     const known = new Set(subnets.map((s) => s.metadata.name));
+    // Group instances by subnet once, so each network only looks at its own (no networks × instances loop).
+    const instancesBySubnet = new Map<string, IPAMInstanceObject[]>();
+    for (const instance of instances) {
+      const group = instancesBySubnet.get(instance.spec.subnet);
+      if (group === undefined) instancesBySubnet.set(instance.spec.subnet, [instance]);
+      else group.push(instance);
+    }
     for (const network of networks) {
       const name = network.metadata.name;
+      const mine = subnetsByNetwork.get(name) ?? [];
+      const theirs = mine.flatMap((s) => instancesBySubnet.get(s.metadata.name) ?? []);
       try {
-        next.set(name, buildNetworkState(network, subnetsByNetwork.get(name) ?? [], instances, report.skipped));
+        next.set(name, buildNetworkState(network, mine, theirs, report.skipped));
       } catch (err) {
         if (!(err instanceof IPAMError)) throw err;
         report.failed.push({ network: name, error: err });
@@ -130,17 +139,19 @@ export class IPAMEngine {
         if (previous !== undefined) next.set(name, previous);
       }
     }
-    for (const instance of instances) {
-      if (known.has(instance.spec.subnet)) continue;
-      report.skipped.push({
-        namespace: instance.metadata.namespace ?? '',
-        name: instance.metadata.name,
-        network: instance.spec.network,
-        subnet: instance.spec.subnet,
-        ip: instance.spec.address.ip,
-        reason: 'subnet-not-found',
-        message: `subnet "${instance.spec.subnet}" does not exist`,
-      });
+    for (const [subnet, group] of instancesBySubnet) {
+      if (known.has(subnet)) continue;
+      for (const instance of group) {
+        report.skipped.push({
+          namespace: instance.metadata.namespace ?? '',
+          name: instance.metadata.name,
+          network: instance.spec.network,
+          subnet: instance.spec.subnet,
+          ip: instance.spec.address.ip,
+          reason: 'subnet-not-found',
+          message: `subnet "${instance.spec.subnet}" does not exist`,
+        });
+      }
     }
     this.networks = next;
     return report;

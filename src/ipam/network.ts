@@ -5,7 +5,7 @@ import { type IPFamily, tryParseIP } from '../net/index.ts';
 import { canonicalizeSubnet } from './canonical-subnet.ts';
 import { HolderTable } from './holders.ts';
 import { SubnetSlice } from './subnet-slice.ts';
-import { type HolderInput, SubnetState, holderInputOf } from './subnet.ts';
+import { type HolderInput, SubnetState } from './subnet.ts';
 import type { IPAMInstanceObject, IPAMNetworkObject, IPAMSubnetObject, SkippedInstance } from './types.ts';
 
 /** One network: its identity, an IPv4 and an IPv6 `SubnetSlice`, and the holder table its subnets share. */
@@ -104,8 +104,7 @@ export function buildNetworkState(
   const holders = new HolderTable();
   const states: SubnetState[] = [];
   for (const spec of mine) {
-    const inputs: HolderInput[] = [];
-    const origin = new Map<HolderInput, IPAMInstanceObject>();
+    const inputs: (HolderInput & { instance: IPAMInstanceObject })[] = [];
     for (const instance of bySubnet.get(spec.name) ?? []) {
       const ip = parseInstanceAddress(instance.spec.address.ip);
       if (ip === undefined) {
@@ -116,12 +115,18 @@ export function buildNetworkState(
         skip(instance, 'not-allocatable', `IPv${ip.family} address in IPv${spec.family} subnet "${spec.name}"`);
         continue;
       }
-      const input = holderInputOf(instance, ip.value);
-      inputs.push(input);
-      origin.set(input, instance);
+      const b = instance.spec.binding;
+      inputs.push({
+        value: ip.value,
+        namespace: instance.metadata.namespace ?? '',
+        podName: b.podName ?? '',
+        podUID: b.podUID ?? '',
+        nodeName: b.nodeName ?? '',
+        instance,
+      });
     }
     const state = SubnetState.build(spec, holders, inputs, (input, reason, subnet) => {
-      const instance = origin.get(input)!;
+      const instance = input.instance;
       skip(
         instance,
         reason,

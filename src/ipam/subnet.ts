@@ -10,7 +10,7 @@
  * - `cursor`: the next-fit cursor, the last address handed out by `allocateNext` (Go `AvailableIPs` index), or
  *   `undefined` for "before the first address" (Go index −1).
  */
-import { type CIDR, type IPFamily, formatIPValue, ipInstanceName, tryParseIP } from '../net/index.ts';
+import { type CIDR, type IPFamily, cidrLast, formatIPValue, ipInstanceName, tryParseIP } from '../net/index.ts';
 import type { CanonicalSubnet } from './canonical-subnet.ts';
 import type { HolderTable } from './holders.ts';
 import { IntervalSet } from './interval-set.ts';
@@ -31,6 +31,29 @@ export type AssignCheck = { ok: true } | { ok: false; kind: 'not-in-subnet' | 'n
 
 function compareBigint(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/**
+ * Sorts `values` (all ≥ `base`) ascending in place and removes duplicates. When every offset from `base` fits in
+ * 64 bits (any IPv4 subnet, IPv6 /64 and smaller) the sort runs natively on a `BigUint64Array` of offsets, several
+ * times faster than a comparator sort of bigints.
+ */
+function sortAscendingUnique(values: bigint[], base: bigint, maxOffset: bigint): void {
+  if (maxOffset >= 0n && maxOffset <= MAX_U64) {
+    const offsets = new BigUint64Array(values.length);
+    for (let k = 0; k < values.length; k++) offsets[k] = values[k]! - base;
+    offsets.sort();
+    for (let k = 0; k < values.length; k++) values[k] = offsets[k]! + base;
+  } else {
+    values.sort(compareBigint);
+  }
+  let w = 0;
+  for (let k = 0; k < values.length; k++) {
+    if (w === 0 || values[k] !== values[w - 1]) values[w++] = values[k]!;
+  }
+  values.length = w;
 }
 
 /** One subnet's allocator. Create with `SubnetState.build`. */
@@ -85,11 +108,11 @@ export class SubnetState {
    *   [start, end], the gateway, an excludeIP, or another family) or whose address another instance already holds
    *   (`duplicate`, the first one wins); the instance is then ignored, as Go ignores it.
    */
-  static build(
+  static build<T extends HolderInput>(
     spec: CanonicalSubnet,
     holders: HolderTable,
-    instances: readonly HolderInput[],
-    onReject: (input: HolderInput, reason: 'not-allocatable' | 'duplicate', subnet: SubnetState) => void,
+    instances: readonly T[],
+    onReject: (input: T, reason: 'not-allocatable' | 'duplicate', subnet: SubnetState) => void,
   ): SubnetState {
     const state = new SubnetState(spec, holders);
     for (const input of instances) {
@@ -98,12 +121,11 @@ export class SubnetState {
       else state.hold(input.value, input.namespace, input.podName, input.podUID, input.nodeName);
     }
     // Everything in [start, end] that is not allocatable-and-free: gateway, excludeIPs, reservedIPs, held addresses.
-    const blocked = new Set<bigint>(state.reserved);
-    if (spec.gateway !== undefined) blocked.add(spec.gateway);
-    for (const v of spec.excludeIPs) blocked.add(v);
-    for (const v of state.held.keys()) blocked.add(v);
-    const points = [...blocked].filter((v) => v >= spec.start && v <= spec.end).sort(compareBigint);
-    state.free = IntervalSet.fromRangeExcluding(spec.start, spec.end, points);
+    const points = [...state.held.keys(), ...state.reserved, ...spec.excludeIPs];
+    if (spec.gateway !== undefined) points.push(spec.gateway);
+    sortAscendingUnique(points, spec.cidr.network, cidrLast(spec.cidr) - spec.cidr.network);
+    const inRange = points.filter((v) => v >= spec.start && v <= spec.end);
+    state.free = IntervalSet.fromRangeExcluding(spec.start, spec.end, inRange);
     // Allocatable = free ∪ held allocatable addresses (Go |AvailableIPs|, counted without enumerating).
     state.totalCount = state.free.size + BigInt(state.held.size - state.heldReserved);
     const last = tryParseIP(spec.lastAllocatedIP);
@@ -330,16 +352,4 @@ export class SubnetState {
     else this.free.delete(value);
     this.held.set(value, this.holders.add(namespace, podName, podUID, nodeName));
   }
-}
-
-/** Converts an IPInstance object's holder fields (SPEC §2.3 binding) to a `HolderInput` with the given value. */
-export function holderInputOf(instance: IPAMInstanceObject, value: bigint): HolderInput {
-  const b = instance.spec.binding;
-  return {
-    value,
-    namespace: instance.metadata.namespace ?? '',
-    podName: b.podName ?? '',
-    podUID: b.podUID ?? '',
-    nodeName: b.nodeName ?? '',
-  };
 }
