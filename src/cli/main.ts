@@ -4,6 +4,7 @@
  * subcommands from its own module so that this file stays a list.
  */
 import { Command } from 'commander';
+import { registerWebhookCommand } from './webhook.ts';
 
 /** Builds the top-level command with every registered subcommand. */
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('Hybridnet: one container network for underlay (VLAN, BGP) and overlay (VXLAN) pods')
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
+  registerWebhookCommand(program);
   return program;
 }
 

@@ -105,8 +105,8 @@ export function generateDevCertificates(req: DevCertificateRequest): Promise<Dev
   leaf.sign(caKeys.privateKey, forge.md.sha256.create());
 
   return Promise.resolve({
-    caCert: forge.pki.certificateToPem(ca),
-    cert: forge.pki.certificateToPem(leaf),
+    caCert: forge.pki.certificateToPem(ca).replace(/\r\n/g, '\n'),
+    cert: forge.pki.certificateToPem(leaf).replace(/\r\n/g, '\n'),
     key: leafKeys.privateKeyPem,
   });
 }
