@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { DEFAULT_IP_RETAIN, DEFAULT_STATEFUL_WORKLOAD_KINDS, parseGoBool } from '../api/index.ts';
