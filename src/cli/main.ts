@@ -4,6 +4,7 @@
  * subcommands from its own module so that this file stays a list.
  */
 import { Command } from 'commander';
+import { registerManagerCommand } from './manager.ts';
 import { registerWebhookCommand } from './webhook.ts';
 
 /** Builds the top-level command with every registered subcommand. */
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerWebhookCommand(program);
+  registerManagerCommand(program);
   return program;
 }
 
