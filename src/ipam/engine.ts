@@ -12,17 +12,18 @@
  */
 import type { IPFamily } from '../net/index.ts';
 import { tryParseIP } from '../net/index.ts';
+import type { IPAMError } from './errors.ts';
 import {
   AssignedIPNotAvailableError,
   AssignedIPNotInSubnetError,
-  IPAMError,
   InvalidRequestError,
   NetworkNotFoundError,
   NoAvailableIPError,
   NoAvailableSubnetError,
   SubnetNotFoundError,
 } from './errors.ts';
-import { type NetworkState, buildNetworkState } from './network.ts';
+import { type NetworkState, buildNetworkState, buildNetworks } from './network.ts';
+import { checkPod, familiesOf, listText, resolveSuites } from './requests.ts';
 import type { SubnetState } from './subnet.ts';
 import { subnetObjectOf } from './snapshot.ts';
 import type {
@@ -60,38 +61,6 @@ export interface RebuildReport extends RefreshReport {
   failed: { network: string; error: IPAMError }[];
 }
 
-const FAMILIES: Record<IPFamilyMode, readonly IPFamily[]> = {
-  IPv4Only: [4],
-  IPv6Only: [6],
-  DualStack: [4, 6],
-};
-
-function familiesOf(mode: IPFamilyMode): readonly IPFamily[] {
-  const families = (FAMILIES as Partial<Record<string, readonly IPFamily[]>>)[mode];
-  if (families === undefined) {
-    throw new InvalidRequestError(
-      `unsupported ip family ${JSON.stringify(mode)}: expected IPv4Only, IPv6Only or DualStack`,
-    );
-  }
-  return families;
-}
-
-function checkPod(pod: PodRef): string {
-  for (const field of ['namespace', 'name', 'nodeName'] as const) {
-    if (typeof pod[field] !== 'string' || pod[field] === '') {
-      throw new InvalidRequestError(`validation fail: pod ${field} must not be empty`);
-    }
-  }
-  if (pod.uid !== undefined && typeof pod.uid !== 'string') {
-    throw new InvalidRequestError('validation fail: pod uid must be a string');
-  }
-  return `${pod.namespace}/${pod.name}`;
-}
-
-function list(values: readonly unknown[]): string {
-  return `[${values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}]`;
-}
-
 /**
  * The IPAM engine. One instance per elected manager. Build it with `rebuild` (start-up) and keep it current with
  * `refreshNetwork` / `removeNetwork` (SPEC §4.1 triggers); between refreshes memory is authoritative.
@@ -111,48 +80,10 @@ export class IPAMEngine {
     instances: readonly IPAMInstanceObject[],
   ): RebuildReport {
     const report: RebuildReport = { skipped: [], failed: [] };
-    const next = new Map<string, NetworkState>();
-    const subnetsByNetwork = new Map<string, IPAMSubnetObject[]>();
-    for (const s of subnets) {
-      const group = subnetsByNetwork.get(s.spec.network);
-      if (group === undefined) subnetsByNetwork.set(s.spec.network, [s]);
-      else group.push(s);
-    }
-    const known = new Set(subnets.map((s) => s.metadata.name));
-    // Group instances by subnet once, so each network only looks at its own (no networks × instances loop).
-    const instancesBySubnet = new Map<string, IPAMInstanceObject[]>();
-    for (const instance of instances) {
-      const group = instancesBySubnet.get(instance.spec.subnet);
-      if (group === undefined) instancesBySubnet.set(instance.spec.subnet, [instance]);
-      else group.push(instance);
-    }
-    for (const network of networks) {
-      const name = network.metadata.name;
-      const mine = subnetsByNetwork.get(name) ?? [];
-      const theirs = mine.flatMap((s) => instancesBySubnet.get(s.metadata.name) ?? []);
-      try {
-        next.set(name, buildNetworkState(network, mine, theirs, report.skipped));
-      } catch (err) {
-        if (!(err instanceof IPAMError)) throw err;
-        report.failed.push({ network: name, error: err });
-        const previous = this.networks.get(name);
-        if (previous !== undefined) next.set(name, previous);
-      }
-    }
-    for (const [subnet, group] of instancesBySubnet) {
-      if (known.has(subnet)) continue;
-      for (const instance of group) {
-        report.skipped.push({
-          namespace: instance.metadata.namespace ?? '',
-          name: instance.metadata.name,
-          network: instance.spec.network,
-          subnet: instance.spec.subnet,
-          ip: instance.spec.address.ip,
-          reason: 'subnet-not-found',
-          message: `subnet "${instance.spec.subnet}" does not exist`,
-        });
-      }
-    }
+    const next = buildNetworks(networks, subnets, instances, report.skipped, (name, error) => {
+      report.failed.push({ network: name, error });
+      return this.networks.get(name);
+    });
     this.networks = next;
     return report;
   }
@@ -216,7 +147,7 @@ export class IPAMEngine {
     if (families.length === 1) {
       if (specifiedSubnets.length > 1) {
         throw new InvalidRequestError(
-          `only support one specified subnet when IPv${families[0]} family, but ${list(specifiedSubnets)}`,
+          `only support one specified subnet when IPv${families[0]} family, but ${listText(specifiedSubnets)}`,
           { network: networkName, family: families[0]!, pod: podText },
         );
       }
@@ -224,7 +155,7 @@ export class IPAMEngine {
     } else {
       if (specifiedSubnets.length !== 0 && specifiedSubnets.length !== 2) {
         throw new InvalidRequestError(
-          `only support two assigned subnets when DualStack family, but ${list(specifiedSubnets)}`,
+          `only support two assigned subnets when DualStack family, but ${listText(specifiedSubnets)}`,
           { network: networkName, pod: podText },
         );
       }
@@ -285,7 +216,7 @@ export class IPAMEngine {
     if (suites.length !== families.length) {
       const what =
         families.length === 1 ? `only one IP when IPv${families[0]} family` : 'two IPs when DualStack family';
-      throw new InvalidRequestError(`must assign ${what}, but ${list(suites.map((s) => s.ip))}`, {
+      throw new InvalidRequestError(`must assign ${what}, but ${listText(suites.map((s) => s.ip))}`, {
         network: net.name,
         pod: podText,
       });
@@ -333,7 +264,7 @@ export class IPAMEngine {
    */
   release(networkName: string, suites: readonly SubnetIPSuite[]): number {
     let count = 0;
-    for (const { subnet, value } of this.targets(networkName, suites, 'releasing')) {
+    for (const { subnet, value } of resolveSuites(this.network(networkName), suites, 'releasing')) {
       if (subnet.release(value)) count++;
     }
     return count;
@@ -346,7 +277,7 @@ export class IPAMEngine {
    */
   reserve(networkName: string, suites: readonly SubnetIPSuite[]): number {
     let count = 0;
-    for (const { subnet, value } of this.targets(networkName, suites, 'reserving')) {
+    for (const { subnet, value } of resolveSuites(this.network(networkName), suites, 'reserving')) {
       if (subnet.reserve(value)) count++;
     }
     return count;
@@ -445,33 +376,5 @@ export class IPAMEngine {
       return 'it has no allocatable address: every address of its range is the gateway, an excludeIP or a reservedIP';
     }
     return `all ${usage.total} allocatable addresses are in use` + (subnet.private ? ' (private subnet)' : '');
-  }
-
-  private targets(
-    networkName: string,
-    suites: readonly SubnetIPSuite[],
-    verb: string,
-  ): { subnet: SubnetState; value: bigint }[] {
-    const net = this.network(networkName);
-    const targets = suites.map((suite) => {
-      if (typeof suite.subnet !== 'string' || suite.subnet === '') {
-        throw new InvalidRequestError(`must assign subnet when ${verb} IP, but ${JSON.stringify(suite)}`, {
-          network: net.name,
-          address: suite.ip,
-        });
-      }
-      const subnet = net.subnet(suite.subnet);
-      if (subnet === undefined) throw new SubnetNotFoundError({ network: net.name, subnet: suite.subnet });
-      const ip = tryParseIP(suite.ip);
-      if (ip === undefined) {
-        throw new InvalidRequestError(`${verb} ip ${JSON.stringify(suite.ip)}: not a valid IP address`, {
-          network: net.name,
-          subnet: subnet.name,
-          address: suite.ip,
-        });
-      }
-      return { subnet, value: ip.value, family: ip.family };
-    });
-    return targets.filter((t) => t.family === t.subnet.family);
   }
 }

@@ -2,6 +2,7 @@
  * Builders of the API objects the IPAM reads, for tests, benchmarks and the demo. Pure, no defaults hidden from the
  * caller beyond the obvious (empty status, Underlay type).
  */
+import { IPAMEngine } from './engine.ts';
 import type { IPAMAddressRange, IPAMInstanceObject, IPAMNetworkObject, IPAMSubnetObject, PodRef } from './types.ts';
 
 /** A Network object (`spec.type` Underlay unless given) with optional status cursors. */
@@ -68,4 +69,30 @@ export function instanceObject(
 /** A pod reference on `node-1` in namespace `default` unless given. */
 export function pod(name: string, options: Partial<PodRef> = {}): PodRef {
   return { namespace: 'default', nodeName: 'node-1', uid: `uid-${name}`, ...options, name };
+}
+
+/**
+ * An engine holding the standard test network "net" (netID 100): IPv4 `a` (10.0.0.0/30, netID 7: .1 .2),
+ * `b` (10.0.1.0/29, gateway .1: .2–.6), `p` (10.0.9.0/24, private); IPv6 `c` (fd00:c::/64, gateway ::1) and `d`
+ * (fd00:d::/126: ::1–::3); plus a subnet of another network. Any part can be replaced.
+ * @throws Error if a network fails to build (a broken fixture).
+ */
+export function testEngine(
+  options: { network?: IPAMNetworkObject; subnets?: IPAMSubnetObject[]; instances?: IPAMInstanceObject[] } = {},
+): IPAMEngine {
+  const engine = new IPAMEngine();
+  const report = engine.rebuild(
+    [options.network ?? networkObject('net', { netID: 100 })],
+    options.subnets ?? [
+      subnetObject('b', 'net', { cidr: '10.0.1.0/29', gateway: '10.0.1.1' }),
+      subnetObject('a', 'net', { cidr: '10.0.0.0/30' }, { netID: 7 }),
+      subnetObject('p', 'net', { cidr: '10.0.9.0/24' }, { private: true }),
+      subnetObject('c', 'net', { cidr: 'fd00:c::/64', gateway: 'fd00:c::1' }),
+      subnetObject('d', 'net', { cidr: 'fd00:d::/126' }),
+      subnetObject('other', 'elsewhere', { cidr: '10.9.0.0/24' }),
+    ],
+    options.instances ?? [],
+  );
+  if (report.failed.length > 0) throw new Error(`test fixture failed: ${report.failed[0]!.error.message}`);
+  return engine;
 }

@@ -3,6 +3,7 @@
  */
 import { type IPFamily, tryParseIP } from '../net/index.ts';
 import { canonicalizeSubnet } from './canonical-subnet.ts';
+import { IPAMError } from './errors.ts';
 import { HolderTable } from './holders.ts';
 import { SubnetSlice } from './subnet-slice.ts';
 import { type HolderInput, SubnetState } from './subnet.ts';
@@ -152,4 +153,61 @@ export function buildNetworkState(
     ),
     holders,
   );
+}
+
+/**
+ * Builds every network of `networks` (SPEC §4.1 start-up refresh of all networks): subnets grouped by
+ * `spec.network`, instances grouped by `spec.subnet` once (no networks × instances loop). A network whose subnets
+ * fail validation is passed to `onFailure`, which may return a state to keep in its place. Instances naming a subnet
+ * no given Subnet object has are reported in `skipped` as `subnet-not-found`.
+ */
+export function buildNetworks(
+  networks: readonly IPAMNetworkObject[],
+  subnets: readonly IPAMSubnetObject[],
+  instances: readonly IPAMInstanceObject[],
+  skipped: SkippedInstance[],
+  onFailure: (network: string, error: IPAMError) => NetworkState | undefined,
+): Map<string, NetworkState> {
+  const subnetsByNetwork = groupBy(subnets, (s) => s.spec.network);
+  const instancesBySubnet = groupBy(instances, (i) => i.spec.subnet);
+  const out = new Map<string, NetworkState>();
+  for (const network of networks) {
+    const name = network.metadata.name;
+    const mine = subnetsByNetwork.get(name) ?? [];
+    const theirs = mine.flatMap((s) => instancesBySubnet.get(s.metadata.name) ?? []);
+    try {
+      out.set(name, buildNetworkState(network, mine, theirs, skipped));
+    } catch (err) {
+      if (!(err instanceof IPAMError)) throw err;
+      const kept = onFailure(name, err);
+      if (kept !== undefined) out.set(name, kept);
+    }
+  }
+  const known = new Set(subnets.map((s) => s.metadata.name));
+  for (const [subnet, group] of instancesBySubnet) {
+    if (known.has(subnet)) continue;
+    for (const instance of group) {
+      skipped.push({
+        namespace: instance.metadata.namespace ?? '',
+        name: instance.metadata.name,
+        network: instance.spec.network,
+        subnet,
+        ip: instance.spec.address.ip,
+        reason: 'subnet-not-found',
+        message: `subnet "${subnet}" does not exist`,
+      });
+    }
+  }
+  return out;
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = out.get(k);
+    if (group === undefined) out.set(k, [item]);
+    else group.push(item);
+  }
+  return out;
 }
