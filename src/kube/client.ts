@@ -178,6 +178,8 @@ export class KubeClient {
     const url = new URL(path + queryString(opts.query), this.server);
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers = await this.headers(body === undefined ? undefined : (opts.contentType ?? 'application/json'));
+    // Explicit length: Node sends DELETE bodies unframed (no chunked encoding by default), which corrupts keep-alive.
+    if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(url, { method, headers, agent: this.agent, signal: opts.signal }, resolve);
