@@ -77,7 +77,7 @@ describe('allocate (SPEC §4.2)', () => {
     })();
     expect(err).toBeInstanceOf(NoAvailableSubnetError);
     expect(err).toMatchObject({ network: 'net', family: 6 });
-    expect(String(err)).toContain('(the network has no IPv6 subnet)');
+    expect(String(err)).toContain('(the network has no IPv6 subnet; create one)');
   });
 
   it.each([

@@ -69,8 +69,8 @@ export class NoAvailableSubnetError extends IPAMError {
     super(
       `no available subnet for IPv${family} in network "${network}" ` +
         (subnetNames.length === 0
-          ? `(the network has no IPv${family} subnet)`
-          : `(subnets: ${subnetNames.join(', ')}; all full or private)`),
+          ? `(the network has no IPv${family} subnet; create one)`
+          : `(subnets: ${subnetNames.join(', ')}; all full or private): add a subnet or free addresses`),
       { network, family },
     );
   }

@@ -86,22 +86,27 @@ export class HolderTable {
     this.liveCount--;
   }
 
+  /** Namespace of the holder (empty for none). */
   namespace(slot: number): string {
     return this.namespaces.valueOf(this.namespaceIds[slot] ?? 0);
   }
 
+  /** Pod name of the holder (`binding.podName`; may be empty for a VM reservation). */
   podName(slot: number): string {
     return this.podNames[slot] ?? '';
   }
 
+  /** Pod UID of the holder (`binding.podUID`; empty once Reserved). */
   podUID(slot: number): string {
     return this.podUIDs[slot] ?? '';
   }
 
+  /** Node of the holder (`binding.nodeName`); empty ⇔ Reserved. */
   nodeName(slot: number): string {
     return this.nodes.valueOf(this.nodeIds[slot] ?? 0);
   }
 
+  /** Allocated when the holder has a node, else Reserved (SPEC §2.3). */
   status(slot: number): HolderStatus {
     return this.nodeIds[slot] === 0 ? 'Reserved' : 'Allocated';
   }

@@ -11,12 +11,19 @@ import type { IPAMInstanceObject, IPAMNetworkObject, IPAMSubnetObject, SkippedIn
 
 /** One network: its identity, an IPv4 and an IPv6 `SubnetSlice`, and the holder table its subnets share. */
 export class NetworkState {
+  /** Network name (`metadata.name`). */
   readonly name: string;
+  /** `spec.netID` (VLAN id, AS number or VNI; null when unset), inherited by subnets without one. */
   readonly netID: number | null;
+  /** `spec.type` as given (empty ⇒ Underlay, SPEC §2.1); kept for callers, the IPAM does not interpret it. */
   readonly type: string;
+  /** `spec.mode` as given. */
   readonly mode: string;
+  /** IPv4 subnets and their fill-first cursor (`status.lastAllocatedSubnet`). */
   readonly v4: SubnetSlice;
+  /** IPv6 subnets and their fill-first cursor (`status.lastAllocatedIPv6Subnet`). */
   readonly v6: SubnetSlice;
+  /** Holder records of every held address of the network's subnets. */
   readonly holders: HolderTable;
 
   constructor(object: IPAMNetworkObject, v4: SubnetSlice, v6: SubnetSlice, holders: HolderTable) {

@@ -9,6 +9,7 @@ import type { SubnetState } from './subnet.ts';
  * the cursor and *stays* on a subnet while it has room, so subnets are filled one after another.
  */
 export class SubnetSlice {
+  /** Family of every subnet in the slice. */
   readonly family: IPFamily;
   /** Subnets in name order. */
   readonly subnets: readonly SubnetState[];

@@ -18,6 +18,7 @@ import type { AllocatedIP, IPAMInstanceObject, SubnetUsage } from './types.ts';
 
 /** An IPInstance reduced to what a subnet keeps: address value and holder fields. */
 export interface HolderInput {
+  /** Address value. */
   value: bigint;
   namespace: string;
   podName: string;
@@ -58,14 +59,23 @@ function sortAscendingUnique(values: bigint[], base: bigint, maxOffset: bigint):
 
 /** One subnet's allocator. Create with `SubnetState.build`. */
 export class SubnetState {
+  /** Subnet name. */
   readonly name: string;
+  /** Parent network name. */
   readonly network: string;
+  /** Address family (`range.version`). */
   readonly family: IPFamily;
+  /** The subnet CIDR. */
   readonly cidr: CIDR;
+  /** First allocatable address value (defaults applied). */
   readonly start: bigint;
+  /** Last allocatable address value (defaults applied; may be below `start`, then nothing is allocatable). */
   readonly end: bigint;
+  /** Gateway address value, never allocated; `undefined` when the subnet has none. */
   readonly gateway: bigint | undefined;
+  /** `config.private`: never chosen automatically (SPEC §2.2). */
   readonly private: boolean;
+  /** Effective netID (subnet ?? network ?? null). */
   readonly netID: number | null;
   /** Validated input, kept for `snapshot` and error messages. */
   readonly spec: CanonicalSubnet;
@@ -339,7 +349,7 @@ export class SubnetState {
   /** Explains why `value` is not contained, naming the rule it breaks. */
   notContainedReason(value: bigint): string {
     const f = (v: bigint): string => formatIPValue(this.family, v);
-    const where = `subnet "${this.name}"`;
+    const where = `subnet "${this.name}" of network "${this.network}"`;
     if (value === this.gateway) return `is the gateway of ${where}`;
     if (this.excluded.has(value)) return `is an excludeIP of ${where}`;
     if (this.start > this.end)
