@@ -89,7 +89,7 @@ export function registerManagerCommand(program: Command): void {
       const kc = new KubeConfig();
       if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
       else kc.loadFromDefault();
-      const client = await KubeClient.fromKubeConfig(kc, 64);
+      const client = await KubeClient.fromKubeConfig(kc, 64, `hybridnet-manager-${config.identity}`);
       const manager = new Manager(client, config, logger);
       const ac = new AbortController();
       for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());

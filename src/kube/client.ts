@@ -128,6 +128,8 @@ export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
   private readonly tls: https.RequestOptions;
+  /** `User-Agent` of every request; the API server records it as the field manager of writes. */
+  userAgent = 'hybridnet';
 
   private constructor(
     private readonly kc: KubeConfig,
@@ -151,12 +153,14 @@ export class KubeClient {
   }
 
   /** Builds a client from a loaded KubeConfig (current context). `maxSockets` bounds parallel requests (default 32). */
-  static async fromKubeConfig(kc: KubeConfig, maxSockets = 32): Promise<KubeClient> {
+  static async fromKubeConfig(kc: KubeConfig, maxSockets = 32, userAgent = 'hybridnet'): Promise<KubeClient> {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set a current-context');
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
-    return new KubeClient(kc, cluster.server, opts, maxSockets);
+    const client = new KubeClient(kc, cluster.server, opts, maxSockets);
+    client.userAgent = userAgent;
+    return client;
   }
 
   /** Closes idle keep-alive sockets (call on shutdown). */
@@ -168,7 +172,7 @@ export class KubeClient {
     const opts: https.RequestOptions = { headers: {} };
     // Re-applied per request so that expiring bearer tokens (service account projection) are refreshed.
     await this.kc.applyToHTTPSOptions(opts);
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k] = v;
     if (contentType !== undefined) headers['Content-Type'] = contentType;
     return headers;
