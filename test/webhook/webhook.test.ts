@@ -4,8 +4,9 @@
  * come from `buildWebhookConfigurations` with a URL clientConfig. Objects are written with
  * @kubernetes/client-node and with kubectl, and the test sees the denials a user would see.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,7 @@ import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts'
 import { DEFAULT_IPINSTANCE_ADMIN_GROUPS, DEFAULT_IPINSTANCE_WRITERS } from '../../src/webhook/rules/index.ts';
 import { TEST_DEFAULTS, ipInstance, network, subnet } from '../../src/webhook/testdata.ts';
 import { eventually, refusalOf, useKube } from '../fixture/kube.ts';
+import { freePort } from '../fixture/kube-process.ts';
 
 const execFileP = promisify(execFile);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -335,6 +337,61 @@ describe('webhook registered in kube-apiserver (real)', () => {
     expect(res).toMatch(/hybridnet_webhook_denials_total\{kind="Network",rule="network\.net-id\.range"\} [1-9]/);
   });
 
+  it('runs as the `hybridnet webhook` command with DEFAULT_NETWORK_TYPE from the environment', async () => {
+    const [port, probePort] = await Promise.all([freePort(), freePort()]);
+    const child = spawn(
+      path.join(REPO, 'bin/hybridnet.mjs'),
+      [
+        'webhook',
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--kubeconfig=${kube().kubeconfigPath}`,
+        `--tls-cert-file=${path.join(certDir, 'tls.crt')}`,
+        `--tls-private-key-file=${path.join(certDir, 'tls.key')}`,
+        `--health-probe-addr=127.0.0.1:${probePort}`,
+        '--log-level=warn',
+      ],
+      { env: { ...process.env, DEFAULT_NETWORK_TYPE: 'overlay', DEFAULT_IP_FAMILY: 'ipv6' }, stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await eventually(
+        'the webhook command to be ready',
+        async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`).catch(() => undefined))?.status === 200,
+        60_000,
+      );
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'cli-1',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: NS,
+          operation: 'CREATE',
+          userInfo: { username: 'alice' },
+          object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain', namespace: NS }, spec: {} },
+        },
+      };
+      const body = await postJson(`https://127.0.0.1:${port}/mutate`, caPem, review);
+      const response = (JSON.parse(body) as { response: { uid: string; patch: string } }).response;
+      expect(response.uid).toBe('cli-1');
+      expect(JSON.parse(Buffer.from(response.patch, 'base64').toString())).toContainEqual({
+        op: 'add',
+        path: '/metadata/annotations',
+        value: {
+          'networking.alibaba.com/network-type': 'Overlay',
+          'networking.alibaba.com/ip-family': 'IPv6Only',
+          'networking.alibaba.com/handled-by-webhook': 'true',
+        },
+      });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    // SIGTERM stops informers and listeners; the process leaves on its own with status 0.
+    expect(await exited).toBe(0);
+  });
+
   it('fails open for pods and closed for networks when the webhook process is stopped', async () => {
     await app?.stop();
     app = undefined;
@@ -354,17 +411,30 @@ describe('webhook registered in kube-apiserver (real)', () => {
   it.todo('pods created while the webhook is down still get addresses from the manager (needs the manager)');
 });
 
+function postJson(url: string, ca: string, body: unknown): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const req = https.request(
+      url,
+      { method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 function fetchText(url: string, ca: string): Promise<string> {
-  return import('node:https').then(
-    (https) =>
-      new Promise<string>((resolve, reject) => {
-        https
-          .get(url, { ca, agent: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-          })
-          .on('error', reject);
-      }),
-  );
+  return new Promise<string>((resolve, reject) => {
+    https
+      .get(url, { ca, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      })
+      .on('error', reject);
+  });
 }
