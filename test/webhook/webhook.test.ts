@@ -248,6 +248,22 @@ describe('webhook registered in kube-apiserver (real)', () => {
     );
   });
 
+  it('skips pods labelled webhook.hybridnet.io/ignore=true (objectSelector)', async () => {
+    const pod = await core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: {
+          name: 'ignored',
+          labels: { 'webhook.hybridnet.io/ignore': 'true' },
+          annotations: { 'networking.alibaba.com/specified-network': 'no-such-network' },
+        },
+        spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+      },
+    });
+    expect(pod.metadata?.annotations).toEqual({ 'networking.alibaba.com/specified-network': 'no-such-network' });
+    expect(pod.spec?.nodeSelector).toBeUndefined();
+  });
+
   it('refuses a user who is not a hybridnet service account editing an IPInstance, even with RBAC allowing it', async () => {
     const kc = kube().kubeConfig;
     // The manager's identity (impersonated by the admin) may create it.
