@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerManagerCommand } from './manager.ts';
 import { registerWebhookCommand } from './webhook.ts';
+import { registerDaemonCommand } from './daemon.ts';
 
 /** Builds the top-level command with every registered subcommand. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerWebhookCommand(program);
   registerManagerCommand(program);
+  registerDaemonCommand(program);
   return program;
 }
 

@@ -1,0 +1,134 @@
+/**
+ * `hybridnet daemon`: the node agent (SPEC §7.1 flags). Runs until SIGTERM/SIGINT. Needs `KUBE_NODE_NAME` (or
+ * `--node-name`) and root in the node's network namespace.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { defaultDaemonConfig, type DaemonConfig } from '../daemon/config.ts';
+import { Daemon } from '../daemon/daemon.ts';
+import { startHttp } from '../daemon/metrics.ts';
+import { KubeClient } from '../kube/index.ts';
+
+interface DaemonFlags {
+  kubeconfig?: string;
+  nodeName?: string;
+  bindSocket: string;
+  stateDir: string;
+  preferInterfaces: string;
+  preferVlanInterfaces: string;
+  preferVxlanInterfaces: string;
+  healthProbeAddr: string;
+  metricsAddr: string;
+  localDirectTable: string;
+  toOverlayTable: string;
+  overlayMarkTable: string;
+  vxlanUdpPort: string;
+  iptablesCheckDuration: string;
+  ipInstanceWaitTimeout: string;
+  checkPodConnectivityFromHost: string;
+  updateIpinstanceStatus: string;
+  patchCalicoPodIpsAnnotation: string;
+  logLevel: string;
+}
+
+const list = (s: string): string[] =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+
+/** Parses a Go-style duration (`5s`, `300ms`, `1m`) or plain seconds into ms. */
+export function durationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`invalid duration ${JSON.stringify(text)}`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!;
+}
+
+/** Builds the daemon settings from flags + environment. */
+export function daemonConfigFromFlags(f: DaemonFlags, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const c = defaultDaemonConfig(env);
+  c.nodeName = f.nodeName ?? c.nodeName;
+  c.socket = f.bindSocket;
+  c.stateDir = f.stateDir;
+  c.preferVlanInterfaces = list(f.preferVlanInterfaces || f.preferInterfaces);
+  c.preferVxlanInterfaces = list(f.preferVxlanInterfaces);
+  c.healthAddr = f.healthProbeAddr;
+  c.metricsAddr = f.metricsAddr;
+  c.localDirectTable = Number(f.localDirectTable);
+  c.toOverlayTable = Number(f.toOverlayTable);
+  c.overlayMarkTable = Number(f.overlayMarkTable);
+  c.vxlanUdpPort = Number(f.vxlanUdpPort);
+  c.resyncMs = durationMs(f.iptablesCheckDuration);
+  c.ipInstanceWaitMs = durationMs(f.ipInstanceWaitTimeout);
+  c.checkPodConnectivityFromHost = f.checkPodConnectivityFromHost === 'true';
+  c.updateIPInstanceStatus = f.updateIpinstanceStatus === 'true';
+  c.patchCalicoPodIPsAnnotation = f.patchCalicoPodIpsAnnotation === 'true';
+  return c;
+}
+
+/** Registers `hybridnet daemon`. */
+export function registerDaemonCommand(program: Command): void {
+  program
+    .command('daemon')
+    .description('node agent: pod datapath (veth, routes, VXLAN, iptables) and the CNI API on a unix socket')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then $KUBECONFIG)')
+    .option('--node-name <name>', 'node name (default $KUBE_NODE_NAME)')
+    .option('--bind-socket <path>', 'unix socket of the CNI API', '/var/run/hybridnet.sock')
+    .option('--state-dir <dir>', 'attachment records', '/var/lib/hybridnet')
+    .option('--prefer-interfaces <list>', 'deprecated: VLAN parent interfaces', '')
+    .option('--prefer-vlan-interfaces <list>', 'VLAN parent interfaces, first existing wins', '')
+    .option('--prefer-vxlan-interfaces <list>', 'VXLAN parent interfaces, first existing wins', '')
+    .option('--health-probe-addr <addr>', '/live and /ready', ':11021')
+    .option('--metrics-addr <addr>', '/metrics', ':8091')
+    .option('--local-direct-table <n>', 'table of local pod routes', '39999')
+    .option('--to-overlay-table <n>', 'table of overlay subnet routes', '40000')
+    .option('--overlay-mark-table <n>', 'table of marked overlay replies', '40001')
+    .option('--vxlan-udp-port <n>', 'VXLAN UDP port', '8472')
+    .option('--iptables-check-duration <d>', 'period of the full resync', '5s')
+    .option('--ip-instance-wait-timeout <d>', 'how long ADD waits for the IPInstances (D5)', '30s')
+    .option('--check-pod-connectivity-from-host <bool>', 'ping a new pod from the node', 'true')
+    .option('--update-ipinstance-status <bool>', 'write IPInstance status on ADD', 'true')
+    .option('--patch-calico-pod-ips-annotation <bool>', 'write cni.projectcalico.org/podIPs', 'true')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (flags: DaemonFlags) => {
+      const logger = pino({ level: flags.logLevel, base: { component: 'daemon' } });
+      let config: DaemonConfig;
+      try {
+        config = daemonConfigFromFlags(flags);
+      } catch (err) {
+        logger.fatal({ err }, 'invalid configuration');
+        process.exit(2);
+      }
+      if (!config.nodeName) {
+        logger.fatal('KUBE_NODE_NAME (or --node-name) is required');
+        process.exit(2);
+      }
+      const kc = new KubeConfig();
+      if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+      else kc.loadFromDefault();
+      const client = await KubeClient.fromKubeConfig(kc, 16, `hybridnet-daemon-${config.nodeName}`);
+      const daemon = new Daemon(client, config, logger.child({ node: config.nodeName }));
+      if (config.healthAddr)
+        await startHttp(config.healthAddr, {
+          '/live': () => [200, 'ok\n'],
+          '/ready': () => (daemon.ready() ? [200, 'ok\n'] : [503, 'not ready\n']),
+        });
+      if (config.metricsAddr)
+        await startHttp(config.metricsAddr, {
+          '/metrics': async () => [200, await daemon.metrics.registry.metrics(), daemon.metrics.registry.contentType],
+        });
+      const ac = new AbortController();
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
+      try {
+        await daemon.run(ac.signal);
+        client.close();
+        process.exit(0);
+      } catch (err) {
+        logger.fatal({ err }, 'daemon failed');
+        process.exit(1);
+      }
+    });
+}

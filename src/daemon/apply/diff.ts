@@ -1,0 +1,178 @@
+/**
+ * Pure diff of desired vs actual kernel state into iproute2 batch lines (SPEC §7.4–7.9). The actual state is what
+ * `ip -json` / `bridge -json` printed, already parsed by `read.ts`. Applying the lines and diffing again yields no
+ * lines (idempotence). Only objects the daemon owns are ever deleted: routes in its tables, rules pointing at them,
+ * permanent/proxy neighbours and `dst` FDB entries on its devices.
+ */
+import type { FdbSpec, Family, NeighSpec, RouteSpec, RuleSpec } from '../plan/types.ts';
+
+/** A route as read from the kernel. */
+export interface ActualRoute {
+  family: Family;
+  table: number;
+  dst: string;
+  type: string;
+  dev?: string;
+  via?: string;
+  src?: string;
+  scope?: string;
+}
+
+/** Normalises a destination: host prefixes lose their `/32` `/128`, `default` stays. */
+export function normDst(dst: string): string {
+  if (dst.endsWith('/32') && !dst.includes(':')) return dst.slice(0, -3);
+  if (dst.endsWith('/128')) return dst.slice(0, -4);
+  return dst;
+}
+
+function routeKey(r: { family: Family; table: number; dst: string }): string {
+  return `${r.family}|${r.table}|${normDst(r.dst)}`;
+}
+
+function routeLine(r: RouteSpec): string {
+  const parts = ['route', 'replace'];
+  if (r.type === 'throw') parts.push('throw');
+  parts.push(r.dst);
+  if (r.via) parts.push('via', r.via);
+  if (r.dev) parts.push('dev', r.dev);
+  if (r.scope) parts.push('scope', r.scope);
+  if (r.src) parts.push('src', r.src);
+  parts.push('table', String(r.table));
+  return (r.family === 6 ? '-6 ' : '') + parts.join(' ');
+}
+
+function sameRoute(d: RouteSpec, a: ActualRoute): boolean {
+  return (
+    (d.type === 'throw') === (a.type === 'throw') &&
+    (d.dev ?? '') === (a.type === 'throw' ? '' : (a.dev ?? '')) &&
+    (d.via ?? '') === (a.via ?? '') &&
+    (d.src === undefined || d.src === a.src)
+  );
+}
+
+/** Lines that make the owned tables hold exactly `desired`. */
+export function diffRoutes(desired: RouteSpec[], actual: ActualRoute[], ownedTables: number[]): string[] {
+  const owned = new Set(ownedTables);
+  const want = new Map(desired.map((r) => [routeKey(r), r]));
+  const lines: string[] = [];
+  const have = new Map<string, ActualRoute>();
+  for (const a of actual) {
+    if (!owned.has(a.table)) continue;
+    const k = routeKey(a);
+    have.set(k, a);
+    if (!want.has(k))
+      lines.push(
+        `${a.family === 6 ? '-6 ' : ''}route del ${a.type === 'throw' ? 'throw ' : ''}${a.dst} table ${a.table}`,
+      );
+  }
+  for (const [k, d] of want) {
+    const a = have.get(k);
+    if (!a || !sameRoute(d, a)) lines.push(routeLine(d));
+  }
+  return lines;
+}
+
+function ruleKey(r: RuleSpec): string {
+  const mark = r.fwmark !== undefined || r.mask !== undefined ? `${r.fwmark ?? 0}/${r.mask ?? 0xffffffff}` : '';
+  return `${r.family}|${r.from}|${mark}|${r.table}`;
+}
+
+function ruleSelector(r: RuleSpec): string {
+  const parts = [`from ${r.from}`];
+  if (r.fwmark !== undefined || r.mask !== undefined)
+    parts.push(`fwmark 0x${(r.fwmark ?? 0).toString(16)}/0x${(r.mask ?? 0xffffffff).toString(16)}`);
+  parts.push(`table ${r.table}`);
+  return parts.join(' ');
+}
+
+/**
+ * Lines that make the rules pointing at owned tables (and per-subnet rules with the 0x4040 mask) exactly `desired`.
+ * Existing rules keep their priority; a new rule gets the lowest priority > 0 that no rule uses (SPEC §7.4).
+ */
+export function diffRules(desired: RuleSpec[], actual: RuleSpec[], isOwned: (r: RuleSpec) => boolean): string[] {
+  const lines: string[] = [];
+  const want = new Map(desired.map((r) => [ruleKey(r), r]));
+  const have = new Set<string>();
+  const used = new Set<number>();
+  for (const a of actual) {
+    if (a.priority !== undefined) used.add(a.priority);
+    const k = ruleKey(a);
+    if (want.has(k)) {
+      if (have.has(k) && a.priority !== undefined)
+        lines.push(`${a.family === 6 ? '-6 ' : ''}rule del priority ${a.priority} ${ruleSelector(a)}`);
+      have.add(k);
+    } else if (isOwned(a) && a.priority !== undefined)
+      lines.push(`${a.family === 6 ? '-6 ' : ''}rule del priority ${a.priority} ${ruleSelector(a)}`);
+  }
+  const nextPrio: Record<Family, number> = { 4: 1, 6: 1 };
+  const usedBy: Record<Family, Set<number>> = { 4: new Set(), 6: new Set() };
+  for (const a of actual) if (a.priority !== undefined) usedBy[a.family].add(a.priority);
+  for (const [k, d] of want) {
+    if (have.has(k)) continue;
+    let p = d.priority;
+    if (p === undefined) {
+      while (usedBy[d.family].has(nextPrio[d.family])) nextPrio[d.family]++;
+      p = nextPrio[d.family];
+    }
+    usedBy[d.family].add(p);
+    lines.push(`${d.family === 6 ? '-6 ' : ''}rule add priority ${p} ${ruleSelector(d)}`);
+  }
+  return lines;
+}
+
+/** A neighbour as read from the kernel (`proxy` from `ip neigh show proxy`). */
+export interface ActualNeigh {
+  family: Family;
+  ip: string;
+  dev: string;
+  proxy: boolean;
+  mac?: string;
+  permanent: boolean;
+}
+
+/** Lines that make the permanent and proxy neighbours of `ownedDevs` exactly `desired`. */
+export function diffNeighbours(desired: NeighSpec[], actual: ActualNeigh[], ownedDevs: string[]): string[] {
+  const owned = new Set(ownedDevs);
+  const key = (n: { proxy: boolean; dev: string; ip: string }): string => `${n.proxy ? 'p' : 'n'}|${n.dev}|${n.ip}`;
+  const want = new Map(desired.map((n) => [key(n), n]));
+  const lines: string[] = [];
+  const have = new Map<string, ActualNeigh>();
+  for (const a of actual) {
+    if (!owned.has(a.dev)) continue;
+    if (!a.proxy && !a.permanent) continue;
+    const k = key(a);
+    have.set(k, a);
+    if (!want.has(k)) lines.push(`neigh del ${a.proxy ? 'proxy ' : ''}${a.ip} dev ${a.dev}`);
+  }
+  for (const [k, d] of want) {
+    const a = have.get(k);
+    if (d.proxy) {
+      if (!a) lines.push(`neigh replace proxy ${d.ip} dev ${d.dev}`);
+    } else if (!a || a.mac !== d.mac) lines.push(`neigh replace ${d.ip} lladdr ${d.mac} dev ${d.dev} nud permanent`);
+  }
+  return lines;
+}
+
+/** An FDB entry with a `dst`, as read from the kernel. */
+export interface ActualFdb {
+  mac: string;
+  dev: string;
+  dst: string;
+}
+
+/** `bridge -batch` lines that make the `dst` FDB entries of `devs` exactly `desired`. */
+export function diffFdb(desired: FdbSpec[], actual: ActualFdb[], devs: string[]): string[] {
+  const owned = new Set(devs);
+  const key = (f: FdbSpec | ActualFdb): string => `${f.dev}|${f.mac}|${f.dst}`;
+  const want = new Set(desired.map(key));
+  const have = new Set<string>();
+  const lines: string[] = [];
+  for (const a of actual) {
+    if (!owned.has(a.dev)) continue;
+    have.add(key(a));
+    if (!want.has(key(a))) lines.push(`fdb del ${a.mac} dev ${a.dev} dst ${a.dst} self`);
+  }
+  for (const d of desired)
+    if (!have.has(key(d))) lines.push(`fdb append ${d.mac} dev ${d.dev} dst ${d.dst} self permanent`);
+  return lines;
+}

@@ -1,0 +1,72 @@
+/**
+ * Command runner of the applier: runs one program (iproute2, iptables-restore, ipset, nsenter) with optional stdin
+ * and returns its stdout, or throws {@link CommandError} with the command line and stderr.
+ */
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+
+/** A command that failed: the program, its arguments, exit code and stderr. */
+export class CommandError extends Error {
+  constructor(
+    readonly cmd: string,
+    readonly args: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+    readonly input?: string,
+  ) {
+    super(`${cmd} ${args.join(' ')} failed (exit ${exitCode}): ${stderr.trim()}${input ? `\ninput:\n${input}` : ''}`);
+    this.name = 'CommandError';
+  }
+}
+
+/** Runs a program; resolves stdout; rejects with CommandError on a non-zero exit. */
+export type Runner = (cmd: string, args: readonly string[], input?: string) => Promise<string>;
+
+/** The real runner (child_process.spawn). */
+export const run: Runner = (cmd, args, input) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => reject(new CommandError(cmd, args, null, e.message)));
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else reject(new CommandError(cmd, args, code, Buffer.concat(err).toString('utf8'), input));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+  });
+
+/** Runs `ip -batch -` with `lines` (no-op when empty). `prefix` e.g. `['nsenter', '--net=/x', '--']`. */
+export async function ipBatch(runner: Runner, lines: string[], prefix: string[] = []): Promise<void> {
+  if (lines.length === 0) return;
+  const [cmd, ...args] = [...prefix, 'ip', '-batch', '-'];
+  await runner(cmd ?? 'ip', args, lines.join('\n') + '\n');
+}
+
+/** Writes `/proc/sys` values of the calling process's namespace where they differ; returns the paths written. */
+export async function writeSysctls(values: Record<string, string>): Promise<string[]> {
+  const written: string[] = [];
+  for (const [p, v] of Object.entries(values)) {
+    let cur: string | undefined;
+    try {
+      cur = (await readFile(p, 'utf8')).trim();
+    } catch {
+      cur = undefined;
+    }
+    if (cur === v) continue;
+    await writeFile(p, v);
+    written.push(p);
+  }
+  return written;
+}
+
+/** Writes `/proc/sys` values inside the network namespace at `netns` (one `nsenter … sh` process). */
+export async function writeSysctlsIn(runner: Runner, netns: string, values: Record<string, string>): Promise<void> {
+  const entries = Object.entries(values);
+  if (entries.length === 0) return;
+  const script = entries.map(([p, v]) => `printf %s '${v}' > '${p}'`).join(' && ');
+  await runner('nsenter', [`--net=${netns}`, '--', 'sh', '-c', script]);
+}

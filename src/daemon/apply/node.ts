@@ -1,0 +1,136 @@
+/**
+ * The node applier: makes the current network namespace match a {@link NodePlan} — links first, then sysctls,
+ * routes / rules / neighbours in `ip -batch` runs per family, FDB in one `bridge -batch`, ipsets with `ipset restore`
+ * (build `<set>-`, swap, destroy) and the HYBRIDNET-* chains with `iptables-restore --noflush`. Returns what changed
+ * so that a second application of the same plan can be seen to change nothing.
+ */
+import { VXLAN_NAME_INFIX } from '../constants.ts';
+import type { Family, NodePlan, RuleSpec } from '../plan/types.ts';
+import { diffFdb, diffNeighbours, diffRoutes, diffRules } from './diff.ts';
+import { ipBatch, writeSysctls, type Runner } from './exec.ts';
+import { readFdb, readLinks, readNeighbours, readRoutes, readRules, type LinkDetails } from './read.ts';
+
+/** What one application changed (counts of lines / writes). */
+export interface ApplyReport {
+  links: string[];
+  sysctls: string[];
+  routes: string[];
+  rules: string[];
+  neighbours: string[];
+  fdb: string[];
+  ipsets: number;
+  iptables: boolean;
+}
+
+/** Total number of changes of a report, ipset/iptables refreshes excluded (they are rewritten wholesale). */
+export function changeCount(r: ApplyReport): number {
+  return r.links.length + r.sysctls.length + r.routes.length + r.rules.length + r.neighbours.length + r.fdb.length;
+}
+
+async function batchByFamily(runner: Runner, lines: string[]): Promise<void> {
+  const v4 = lines.filter((l) => !l.startsWith('-6 '));
+  const v6 = lines.filter((l) => l.startsWith('-6 ')).map((l) => l.slice(3));
+  await ipBatch(runner, v4);
+  if (v6.length > 0) await runner('ip', ['-6', '-batch', '-'], v6.join('\n') + '\n');
+}
+
+function linkLines(plan: NodePlan, links: LinkDetails[]): string[] {
+  const lines: string[] = [];
+  const byName = new Map(links.map((l) => [l.name, l]));
+  for (const spec of plan.links) {
+    const cur = byName.get(spec.name);
+    if (spec.kind === 'vxlan') {
+      const ok =
+        cur &&
+        cur.kind === 'vxlan' &&
+        cur.info.id === spec.vni &&
+        cur.info.local === spec.local &&
+        cur.info.port === spec.port &&
+        cur.info.link === spec.parent &&
+        cur.mac === spec.mac;
+      if (cur && !ok) lines.push(`link del ${spec.name}`);
+      if (!ok)
+        lines.push(
+          `link add ${spec.name} type vxlan id ${spec.vni} dev ${spec.parent} local ${spec.local} dstport ${spec.port} learning`,
+          `link set ${spec.name} address ${spec.mac} mtu ${spec.mtu} up`,
+        );
+      else if (cur.mtu !== spec.mtu) lines.push(`link set ${spec.name} mtu ${spec.mtu} up`);
+    } else if (!cur) {
+      lines.push(
+        `link add link ${spec.parent} name ${spec.name} type vlan id ${spec.vlanId}`,
+        `link set ${spec.name} up`,
+      );
+    }
+  }
+  const wanted = new Set(plan.links.map((l) => l.name));
+  for (const l of links)
+    if (l.kind === 'vxlan' && l.name.includes(VXLAN_NAME_INFIX) && !wanted.has(l.name))
+      lines.push(`link del ${l.name}`);
+  return lines;
+}
+
+/** The `ipset restore` script refreshing every set of the plan (SPEC §7.10). */
+export function ipsetScript(plan: NodePlan): string {
+  const lines: string[] = [];
+  for (const s of plan.ipsets) {
+    const fam = s.family === 6 ? 'inet6' : 'inet';
+    const tmp = `${s.name}-`;
+    lines.push(`create ${s.name} ${s.type} family ${fam}`, `create ${tmp} ${s.type} family ${fam}`, `flush ${tmp}`);
+    for (const m of s.members) lines.push(`add ${tmp} ${m}`);
+    lines.push(`swap ${tmp} ${s.name}`, `destroy ${tmp}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** True for a rule the daemon owns (points at one of its tables). */
+export function ownedRule(plan: NodePlan): (r: RuleSpec) => boolean {
+  const tables = new Set(plan.ownedTables);
+  return (r) => tables.has(r.table) || (r.from !== 'all' && r.table >= 10000 && r.table < 40000 && r.mask === 0x4040);
+}
+
+/** Applies `plan` to the namespace of the process. */
+export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { iptables: boolean }): Promise<ApplyReport> {
+  const report: ApplyReport = {
+    links: [],
+    sysctls: [],
+    routes: [],
+    rules: [],
+    neighbours: [],
+    fdb: [],
+    ipsets: 0,
+    iptables: false,
+  };
+  report.links = linkLines(plan, await readLinks(runner));
+  await ipBatch(runner, report.links);
+  report.sysctls = await writeSysctls(plan.sysctls);
+
+  report.rules = diffRules(plan.rules, await readRules(runner), ownedRule(plan));
+  await batchByFamily(runner, report.rules);
+  report.routes = diffRoutes(plan.routes, await readRoutes(runner), plan.ownedTables);
+  await batchByFamily(runner, report.routes);
+  report.neighbours = diffNeighbours(plan.neighbours, await readNeighbours(runner), plan.ownedNeighDevs);
+  await ipBatch(runner, report.neighbours);
+  const vxlans = plan.links.filter((l) => l.kind === 'vxlan').map((l) => l.name);
+  const fdbActual = (await Promise.all(vxlans.map((d) => readFdb(runner, d)))).flat();
+  report.fdb = diffFdb(plan.fdb, fdbActual, vxlans);
+  if (report.fdb.length > 0) await runner('bridge', ['-batch', '-'], report.fdb.join('\n') + '\n');
+
+  if (opts.iptables) {
+    await runner('ipset', ['-exist', 'restore'], ipsetScript(plan));
+    report.ipsets = plan.ipsets.length;
+    for (const fam of [4, 6] as Family[]) {
+      const bin = fam === 6 ? 'ip6tables' : 'iptables';
+      await runner(`${bin}-restore`, ['--noflush'], plan.iptables[fam]);
+      for (const hook of plan.iptablesHooks[fam]) {
+        const [t, table, chain, ...rest] = hook;
+        try {
+          await runner(bin, [t ?? '-t', table ?? 'filter', '-C', chain ?? '', ...rest]);
+        } catch {
+          await runner(bin, [t ?? '-t', table ?? 'filter', '-A', chain ?? '', ...rest]);
+        }
+      }
+    }
+    report.iptables = true;
+  }
+  return report;
+}

@@ -1,0 +1,551 @@
+/**
+ * The node daemon (SPEC §7): informers on Networks, Subnets, NodeInfos and IPInstances; a level-triggered node
+ * reconcile (read kernel → {@link planNode} → {@link applyNodePlan}) run on every change and every `resyncMs`;
+ * this node's NodeInfo; and the CNI API (pod ADD / DEL / CHECK / GC) on the unix socket. Datapath work is serialised
+ * by one lock, so a pod ADD and a reconcile never interleave.
+ */
+import { existsSync } from 'node:fs';
+import type http from 'node:http';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  ANNOTATION_CALICO_POD_IPS,
+  ANNOTATION_IP_FAMILY,
+  IPInstanceResource,
+  LABEL_NODE,
+  LABEL_POD_UID,
+  NetworkResource,
+  NodeInfoResource,
+  SubnetResource,
+  parseIPFamily,
+  type IPInstance,
+  type Network,
+  type NodeInfo,
+  type Subnet,
+} from '../api/index.ts';
+import {
+  Informer,
+  KubeApiError,
+  NodesPath,
+  PodsPath,
+  resourcePath,
+  retryOnConflict,
+  type KubeClient,
+} from '../kube/index.ts';
+import { hostVethName } from '../net/index.ts';
+import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
+import { ipBatch, run as realRun, writeSysctls, writeSysctlsIn, type Runner } from './apply/exec.ts';
+import { readLinks, readRules } from './apply/read.ts';
+import { CniRequestError, type DaemonConfig } from './config.ts';
+import { HOST_VETH_MAC } from './constants.ts';
+import { DaemonMetrics } from './metrics.ts';
+import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
+import { planPodAdd } from './plan/pod.ts';
+import type { ClusterState, LinkFacts, NodeFacts, NodePlan } from './plan/types.ts';
+import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
+import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
+
+const NODE_UID_INDEX = 'node-pod-uid';
+
+/** A simple FIFO mutex. */
+class Lock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Picks the first existing interface of `prefer`, else the interface of the IPv4 then IPv6 default route. */
+export async function chooseInterface(
+  runner: Runner,
+  prefer: string[],
+  links: LinkFacts[],
+): Promise<string | undefined> {
+  for (const p of prefer) if (links.some((l) => l.name === p)) return p;
+  for (const fam of ['-4', '-6']) {
+    const out = await runner('ip', [fam, '-json', 'route', 'show', 'default']).catch(() => '[]');
+    const rows = JSON.parse(out.trim() || '[]') as { dev?: string }[];
+    const dev = rows.find((r) => r.dev)?.dev;
+    if (dev) return dev;
+  }
+  return undefined;
+}
+
+/** The daemon of one node. */
+export class Daemon implements CniHandler {
+  readonly networks: Informer<Network>;
+  readonly subnets: Informer<Subnet>;
+  readonly nodeInfos: Informer<NodeInfo>;
+  readonly ipInstances: Informer<IPInstance>;
+  readonly store: AttachmentStore;
+  readonly metrics = new DaemonMetrics();
+  private readonly lock = new Lock();
+  private synced = false;
+  private reconciled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pending = false;
+  private nodeUID: string | undefined;
+  private server: http.Server | undefined;
+  /** Last plan applied (for tests and the status endpoint). */
+  lastPlan: NodePlan | undefined;
+  lastReport: ApplyReport | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    readonly config: DaemonConfig,
+    private readonly logger: Logger,
+    private readonly runner: Runner = realRun,
+  ) {
+    const mk = <T extends { metadata?: { name?: string } }>(path: string, labelSelector?: string): Informer<T> =>
+      new Informer<T>(client, {
+        path,
+        ...(labelSelector ? { labelSelector } : {}),
+        logger: logger.child({ informer: path }),
+        staleAfterMs: 120_000,
+      });
+    this.networks = mk<Network>(resourcePath(NetworkResource));
+    this.subnets = mk<Subnet>(resourcePath(SubnetResource));
+    this.nodeInfos = mk<NodeInfo>(resourcePath(NodeInfoResource));
+    this.ipInstances = mk<IPInstance>(resourcePath(IPInstanceResource));
+    this.ipInstances.addIndex(NODE_UID_INDEX, (i) => {
+      const l = i.metadata?.labels ?? {};
+      return l[LABEL_NODE] && l[LABEL_POD_UID] ? [`${l[LABEL_NODE]}/${l[LABEL_POD_UID]}`] : [];
+    });
+    this.store = new AttachmentStore(config.stateDir, pendingDeleteDir(config.socket));
+    const handlers = { add: () => this.trigger(), update: () => this.trigger(), delete: () => this.trigger() };
+    this.networks.on(handlers);
+    this.subnets.on(handlers);
+    this.nodeInfos.on(handlers);
+    this.ipInstances.on(handlers);
+  }
+
+  /** Runs until `signal` aborts: informers, first reconcile, start-up GC, then the CNI server. */
+  async run(signal: AbortSignal): Promise<void> {
+    const infs: { run(s: AbortSignal): Promise<void>; waitForSync(s: AbortSignal): Promise<void> }[] = [
+      this.networks,
+      this.subnets,
+      this.nodeInfos,
+      this.ipInstances,
+    ];
+    const running = infs.map((i) =>
+      i.run(signal).catch((err: unknown) => this.logger.error({ err }, 'informer stopped')),
+    );
+    for (const i of infs) await i.waitForSync(signal);
+    this.synced = true;
+    await this.reconcile();
+    await this.startupGC();
+    this.server = await startCniServer(this.config.socket, this, this.logger.child({ component: 'cni-server' }));
+    this.logger.info({ socket: this.config.socket, node: this.config.nodeName }, 'cni server listening');
+    const periodic = setInterval(() => this.trigger(), this.config.resyncMs);
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(periodic);
+    if (this.timer) clearTimeout(this.timer);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await Promise.all(running);
+  }
+
+  /** True once caches synced and the node was reconciled once (`/ready`, CNI STATUS). */
+  ready(): boolean {
+    return this.synced && this.reconciled;
+  }
+
+  /** Schedules a reconcile (debounced). */
+  trigger(): void {
+    if (!this.synced) return;
+    this.pending = true;
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.pending) return;
+      this.pending = false;
+      this.reconcile().catch((err: unknown) => {
+        this.logger.error({ err }, 'reconcile failed; retrying in 1s');
+        setTimeout(() => this.trigger(), 1000).unref();
+      });
+    }, 30);
+  }
+
+  private clusterState(): ClusterState {
+    return {
+      networks: this.networks.list(),
+      subnets: this.subnets.list(),
+      nodeInfos: this.nodeInfos.list(),
+      ipInstances: this.ipInstances.list(),
+    };
+  }
+
+  /** Reads the node's facts (links, rules, chosen interfaces). */
+  async facts(): Promise<NodeFacts> {
+    const links = await readLinks(this.runner);
+    const vxlanParent = await chooseInterface(this.runner, this.config.preferVxlanInterfaces, links);
+    const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
+    return {
+      nodeName: this.config.nodeName,
+      links,
+      ...(vxlanParent ? { vxlanParent } : {}),
+      ...(vlanParent ? { vlanParent } : {}),
+      currentRules: await readRules(this.runner),
+    };
+  }
+
+  /** One full node reconcile under the datapath lock. */
+  reconcile(): Promise<ApplyReport> {
+    return this.lock.run(() => this.reconcileLocked());
+  }
+
+  private async reconcileLocked(): Promise<ApplyReport> {
+    const t0 = performance.now();
+    const facts = await this.facts();
+    const plan = planNode(this.clusterState(), facts, {
+      localDirectTable: this.config.localDirectTable,
+      toOverlayTable: this.config.toOverlayTable,
+      overlayMarkTable: this.config.overlayMarkTable,
+      vxlanUdpPort: this.config.vxlanUdpPort,
+    });
+    for (const w of plan.warnings) this.logger.warn({ node: this.config.nodeName }, w);
+    const report = await applyNodePlan(this.runner, plan, { iptables: this.config.iptables });
+    this.lastPlan = plan;
+    this.lastReport = report;
+    if (changeCount(report) > 0) this.logger.info({ changes: changeCount(report), report }, 'node datapath reconciled');
+    await this.publishNodeInfo(plan);
+    this.reconciled = true;
+    this.metrics.reconcileSeconds.observe((performance.now() - t0) / 1000);
+    return report;
+  }
+
+  /** Creates or patches this node's NodeInfo (SPEC §7.8 step 3). */
+  private async publishNodeInfo(plan: NodePlan): Promise<void> {
+    if (!plan.vtep) return;
+    const name = this.config.nodeName;
+    const cur = this.nodeInfos.get(name);
+    const v = cur?.spec.vtepInfo;
+    const want = plan.vtep;
+    if (
+      v &&
+      v.ip === want.ip &&
+      v.mac === want.mac &&
+      JSON.stringify(v.localIPs ?? []) === JSON.stringify(want.localIPs)
+    )
+      return;
+    const path = resourcePath(NodeInfoResource, undefined, name);
+    const vtepInfo = { ip: want.ip, mac: want.mac, localIPs: want.localIPs };
+    if (!cur) {
+      if (this.nodeUID === undefined) {
+        const node = await this.client.get<V1Node>(resourcePath(NodesPath, undefined, name));
+        this.nodeUID = node.metadata?.uid ?? '';
+      }
+      try {
+        await this.client.create(resourcePath(NodeInfoResource), {
+          apiVersion: NodeInfoResource.apiVersion,
+          kind: NodeInfoResource.kind,
+          metadata: {
+            name,
+            ownerReferences: [
+              { apiVersion: 'v1', kind: 'Node', name, uid: this.nodeUID, controller: true, blockOwnerDeletion: false },
+            ],
+          },
+          spec: { vtepInfo },
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.code === 409)) throw err;
+      }
+    }
+    await this.client.mergePatch(path, { spec: { vtepInfo } });
+    await this.client
+      .mergePatch(`${path}/status`, { status: { updateTimestamp: new Date().toISOString() } })
+      .catch((err: unknown) => this.logger.warn({ err }, 'NodeInfo status patch failed'));
+  }
+
+  // ------------------------------------------------------------------------------------------------ CNI handlers
+
+  private async waitInstances(req: PodRequest, pod: V1Pod, expect: number): Promise<IPInstance[]> {
+    const uid = pod.metadata?.uid ?? '';
+    const deadline = Date.now() + this.config.ipInstanceWaitMs;
+    let got: IPInstance[] = [];
+    for (;;) {
+      got = this.ipInstances
+        .byIndex(NODE_UID_INDEX, `${this.config.nodeName}/${uid}`)
+        .filter((i) => !i.metadata?.deletionTimestamp && i.metadata?.namespace === req.podNamespace);
+      if (got.length >= expect) return got;
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new CniRequestError(
+      400,
+      11,
+      `failed to wait for pod ${req.podNamespace}/${req.podName} (uid ${uid}) to be coupled with ip on node ${this.config.nodeName}: expect ${expect} IPInstance(s) and got ${got.length} within ${this.config.ipInstanceWaitMs / 1000}s; is hybridnet-manager running and does the pod's network serve this node?`,
+    );
+  }
+
+  /** Pod ADD (SPEC §7.3). */
+  async add(req: PodRequest): Promise<unknown> {
+    const end = this.metrics.timer('add');
+    try {
+      const out = await this.addInner(req);
+      end('ok');
+      return out;
+    } catch (err) {
+      end('error');
+      throw err;
+    }
+  }
+
+  private async addInner(req: PodRequest): Promise<unknown> {
+    const who = `${req.podNamespace}/${req.podName}`;
+    if (!req.netns || !existsSync(req.netns))
+      throw new CniRequestError(400, 4, `pod ${who}: netns ${JSON.stringify(req.netns)} does not exist`);
+    let pod: V1Pod;
+    try {
+      pod = await this.client.get<V1Pod>(resourcePath(PodsPath, req.podNamespace, req.podName));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404)
+        throw new CniRequestError(400, 3, `pod ${who} not found in the API server`);
+      throw new CniRequestError(500, 11, `pod ${who}: cannot read it from the API server: ${String(err)}`);
+    }
+    if (req.podUID && pod.metadata?.uid !== req.podUID)
+      throw new CniRequestError(
+        400,
+        3,
+        `pod ${who}: UID ${req.podUID} is not the current pod's (${pod.metadata?.uid})`,
+      );
+    const family = parseIPFamily(
+      pod.metadata?.annotations?.[ANNOTATION_IP_FAMILY] ?? '',
+      parseIPFamily(this.config.defaultIPFamily) as never,
+    );
+    const expect = family === 'DualStack' ? 2 : 1;
+    const instances = (await this.waitInstances(req, pod, expect)).sort((a, b) =>
+      a.spec.address.version.localeCompare(b.spec.address.version),
+    );
+    const macs = new Set(instances.map((i) => i.spec.address.mac.toLowerCase()));
+    if (macs.size !== 1) throw new CniRequestError(500, 100, `pod ${who}: IPInstances have different MACs`);
+    const versions = instances.map((i) => i.spec.address.version);
+    if (new Set(versions).size !== versions.length)
+      throw new CniRequestError(500, 100, `pod ${who}: more than one IPInstance of one family`);
+    const networkName = instances[0]?.spec.network ?? '';
+    const network = this.networks.get(networkName);
+    if (!network) throw new CniRequestError(500, 100, `pod ${who}: network ${networkName} not found`);
+    const mac = [...macs][0] ?? '';
+    const hostVeth = hostVethName(req.podNamespace, req.podName);
+
+    return this.lock.run(async () => {
+      const facts = await this.facts();
+      const fwd = forwardInterface(network, instances[0]?.spec.address.netID, this.clusterState(), facts);
+      if (!fwd || !facts.links.some((l) => l.name === fwd))
+        throw new CniRequestError(
+          500,
+          11,
+          `pod ${who}: forward interface ${fwd ?? '(none)'} of network ${networkName} does not exist yet, waiting for daemon to create it`,
+        );
+      const mtu = podMtu(network, facts);
+      // a previous sandbox of the same pod (or a retried ADD) owns the veth name: remove it first
+      if (facts.links.some((l) => l.name === hostVeth)) {
+        await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
+        for (const a of await this.store.list()) if (a.hostVeth === hostVeth) await this.store.remove(a.containerID);
+      }
+      const addresses = instances.map((i) => {
+        const [ip, len] = i.spec.address.ip.split('/');
+        return { family: familyOf(i.spec.address.version), ip: ip ?? '', prefixLength: Number(len) };
+      });
+      const plan = planPodAdd({
+        hostVeth,
+        ifName: req.ifName,
+        netns: req.netns,
+        mac,
+        mtu,
+        addresses,
+        localDirectTable: this.config.localDirectTable,
+      });
+      try {
+        await ipBatch(this.runner, plan.createVeth);
+        await writeSysctls(plan.hostSysctls);
+        await ipBatch(this.runner, plan.hostBatch);
+        await writeSysctlsIn(this.runner, req.netns, plan.podSysctls);
+        await ipBatch(this.runner, plan.podBatch, ['nsenter', `--net=${req.netns}`, '--']);
+        await this.reconcileLocked();
+      } catch (err) {
+        await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
+        await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
+          () => undefined,
+        );
+        throw new CniRequestError(
+          500,
+          100,
+          `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      const attachment: Attachment = {
+        containerID: req.containerID,
+        ifName: req.ifName,
+        netns: req.netns,
+        hostVeth,
+        podNamespace: req.podNamespace,
+        podName: req.podName,
+        podUID: pod.metadata?.uid ?? '',
+        networkName: req.networkName,
+        ips: instances.map((i) => i.spec.address.ip),
+        createdAt: new Date().toISOString(),
+      };
+      await this.store.put(attachment);
+      if (this.config.checkPodConnectivityFromHost) await this.checkFromHost(who, addresses, facts);
+      await this.afterAdd(req, pod, instances);
+      return {
+        address: instances.map((i) => ({
+          ip: i.spec.address.ip,
+          mac: i.spec.address.mac,
+          gateway: i.spec.address.gateway ?? '',
+          protocol: i.spec.address.version,
+        })),
+        host_interface: hostVeth,
+        host_mac: HOST_VETH_MAC,
+        container_interface: req.ifName,
+        mtu,
+        error: '',
+      };
+    });
+  }
+
+  private async checkFromHost(
+    who: string,
+    addresses: { family: 4 | 6; ip: string }[],
+    facts: NodeFacts,
+  ): Promise<void> {
+    for (const a of addresses) {
+      const hostHas = facts.links.some((l) => l.addresses.some((x) => x.global && x.family === a.family));
+      if (!hostHas) continue;
+      let ok = false;
+      for (let i = 0; i < 5 && !ok; i++) {
+        ok = await this.runner('ping', [`-${a.family}`, '-c1', '-W1', a.ip]).then(
+          () => true,
+          () => false,
+        );
+      }
+      if (!ok) throw new CniRequestError(500, 100, `pod ${who}: ${a.ip} does not answer ping from the node`);
+    }
+  }
+
+  private async afterAdd(req: PodRequest, pod: V1Pod, instances: IPInstance[]): Promise<void> {
+    if (this.config.patchCalicoPodIPsAnnotation) {
+      const ips = instances.map((i) => plainIP(i.spec.address.ip)).join(',');
+      await this.client
+        .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), {
+          metadata: { annotations: { [ANNOTATION_CALICO_POD_IPS]: ips } },
+        })
+        .catch((err: unknown) => this.logger.warn({ err, pod: req.podName }, 'podIPs annotation patch failed'));
+    }
+    if (!this.config.updateIPInstanceStatus) return;
+    for (const ins of instances) {
+      const path = resourcePath(IPInstanceResource, ins.metadata?.namespace, ins.metadata?.name);
+      await retryOnConflict(() =>
+        this.client.mergePatch(`${path}/status`, {
+          status: {
+            sandboxID: req.containerID,
+            nodeName: this.config.nodeName,
+            podNamespace: req.podNamespace,
+            podName: pod.metadata?.name ?? req.podName,
+            updateTimestamp: new Date().toISOString(),
+          },
+        }),
+      ).catch((err: unknown) =>
+        this.logger.warn({ err, ipInstance: ins.metadata?.name }, 'IPInstance status patch failed'),
+      );
+    }
+  }
+
+  /** Removes an attachment's datapath (host veth; the pair goes with it) and its record. */
+  private async removeAttachment(a: Attachment): Promise<void> {
+    await this.runner('ip', ['link', 'del', a.hostVeth]).catch(() => undefined);
+    if (a.netns && existsSync(a.netns))
+      await this.runner('nsenter', [`--net=${a.netns}`, '--', 'ip', 'link', 'del', a.ifName]).catch(() => undefined);
+    await this.store.remove(a.containerID);
+  }
+
+  /** Pod DEL: idempotent, scoped by container ID; nothing known ⇒ success (D7). */
+  async del(req: PodRequest): Promise<void> {
+    const end = this.metrics.timer('del');
+    await this.lock.run(async () => {
+      const a = await this.store.get(req.containerID);
+      if (a) await this.removeAttachment(a);
+      await this.store.clearPendingDelete(req.containerID);
+    });
+    this.trigger();
+    end('ok');
+  }
+
+  /** Pod CHECK: the attachment exists, the container interface has its addresses and default routes (D7). */
+  async check(req: PodRequest): Promise<void> {
+    const a = await this.store.get(req.containerID);
+    if (!a) throw new CniRequestError(400, 3, `container ${req.containerID} has no hybridnet attachment on this node`);
+    const who = `${a.podNamespace}/${a.podName}`;
+    const links = await readLinks(this.runner);
+    if (!links.some((l) => l.name === a.hostVeth))
+      throw new CniRequestError(500, 100, `pod ${who}: host veth ${a.hostVeth} is missing`);
+    const prefix = ['nsenter', `--net=${req.netns || a.netns}`, '--'];
+    const addrOut = await this.runner(prefix[0] ?? 'nsenter', [
+      ...prefix.slice(1),
+      'ip',
+      '-json',
+      'addr',
+      'show',
+      'dev',
+      req.ifName,
+    ]).catch(() => {
+      throw new CniRequestError(500, 100, `pod ${who}: interface ${req.ifName} is missing in ${a.netns}`);
+    });
+    const have = new Set(
+      (JSON.parse(addrOut) as { addr_info?: { local: string; prefixlen: number }[] }[]).flatMap((l) =>
+        (l.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`),
+      ),
+    );
+    for (const ip of a.ips)
+      if (!have.has(ip)) throw new CniRequestError(500, 100, `pod ${who}: address ${ip} is missing on ${req.ifName}`);
+    for (const fam of new Set(a.ips.map((ip) => (ip.includes(':') ? '-6' : '-4')))) {
+      const r = await this.runner(prefix[0] ?? 'nsenter', [
+        ...prefix.slice(1),
+        'ip',
+        fam,
+        '-json',
+        'route',
+        'show',
+        'default',
+      ]);
+      if ((JSON.parse(r.trim() || '[]') as unknown[]).length === 0)
+        throw new CniRequestError(500, 100, `pod ${who}: default route (${fam}) is missing`);
+    }
+  }
+
+  /** CNI GC: removes attachments of `networkName` not in `valid` (D7). */
+  async gc(networkName: string, valid: { containerID: string; ifname: string }[]): Promise<void> {
+    const keep = new Set(valid.map((v) => `${v.containerID}|${v.ifname}`));
+    await this.lock.run(async () => {
+      for (const a of await this.store.list())
+        if ((a.networkName === networkName || networkName === '') && !keep.has(`${a.containerID}|${a.ifName}`)) {
+          this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: removing attachment');
+          await this.removeAttachment(a);
+        }
+    });
+    this.trigger();
+  }
+
+  /** After a restart: DELs queued while down, and attachments whose netns is gone. */
+  private async startupGC(): Promise<void> {
+    await this.lock.run(async () => {
+      for (const id of await this.store.pendingDeletes()) {
+        const a = await this.store.get(id);
+        if (a) {
+          this.logger.info({ containerID: id, pod: a.podName }, 'handling DEL queued while the daemon was down');
+          await this.removeAttachment(a);
+        }
+        await this.store.clearPendingDelete(id);
+      }
+      for (const a of await this.store.list())
+        if (!a.netns || !existsSync(a.netns)) {
+          this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: netns gone, removing attachment');
+          await this.removeAttachment(a);
+        }
+    });
+    this.trigger();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The pod ADD plan (SPEC §7.3 steps 6–9): the exact iproute2 batches and sysctl writes that wire one pod — a veth pair
+ * (host end `hybr…` with MAC ee:ee:ee:ee:ee:ee in the node namespace, container end `ifName` with the IPInstance MAC
+ * in the pod namespace), proxy ARP/NDP on the host end, `/32` `/128` routes in the local-direct table, the pod's
+ * addresses without subnet route and default routes via 169.254.1.1 / fe80::ecee:eeff:feee:eeee. Pure.
+ */
+import { HOST_VETH_MAC, POD_GATEWAY_V4, POD_GATEWAY_V6 } from '../constants.ts';
+import type { Family } from './types.ts';
+
+/** One pod address. */
+export interface PodAddress {
+  family: Family;
+  /** Plain IP. */
+  ip: string;
+  prefixLength: number;
+}
+
+/** Inputs of {@link planPodAdd}. */
+export interface PodAddInput {
+  hostVeth: string;
+  ifName: string;
+  /** Path of the pod's network namespace. */
+  netns: string;
+  mac: string;
+  mtu: number;
+  addresses: PodAddress[];
+  localDirectTable: number;
+}
+
+/** What the shell executes, in order. */
+export interface PodAddPlan {
+  /** `ip -batch -` lines in the node namespace creating the veth pair (container end lands in `netns`). */
+  createVeth: string[];
+  /** `/proc/sys` writes in the node namespace (after the veth exists). */
+  hostSysctls: Record<string, string>;
+  /** `ip -batch -` lines in the node namespace after the sysctls. */
+  hostBatch: string[];
+  /** `/proc/sys` writes inside the pod namespace (before the interface goes up). */
+  podSysctls: Record<string, string>;
+  /** `ip -batch -` lines inside the pod namespace. */
+  podBatch: string[];
+}
+
+/** Plans the ADD of one pod (see module doc). */
+export function planPodAdd(p: PodAddInput): PodAddPlan {
+  const has6 = p.addresses.some((a) => a.family === 6);
+  const has4 = p.addresses.some((a) => a.family === 4);
+  const createVeth = [
+    `link add ${p.hostVeth} mtu ${p.mtu} address ${HOST_VETH_MAC} type veth peer name ${p.ifName} mtu ${p.mtu} address ${p.mac} netns ${p.netns}`,
+  ];
+  const hostSysctls: Record<string, string> = {};
+  const v = p.hostVeth;
+  if (has4) {
+    hostSysctls[`/proc/sys/net/ipv4/conf/${v}/proxy_arp`] = '1';
+    hostSysctls[`/proc/sys/net/ipv4/neigh/${v}/proxy_delay`] = '0';
+    hostSysctls[`/proc/sys/net/ipv4/conf/${v}/route_localnet`] = '1';
+    hostSysctls[`/proc/sys/net/ipv4/conf/${v}/forwarding`] = '1';
+    hostSysctls[`/proc/sys/net/ipv4/conf/${v}/rp_filter`] = '0';
+  }
+  if (has6) {
+    hostSysctls[`/proc/sys/net/ipv6/conf/${v}/proxy_ndp`] = '1';
+    hostSysctls[`/proc/sys/net/ipv6/conf/${v}/forwarding`] = '1';
+    hostSysctls[`/proc/sys/net/ipv6/neigh/${v}/proxy_delay`] = '0';
+  }
+  const hostBatch = [`link set ${v} up`];
+  for (const a of p.addresses)
+    hostBatch.push(`route replace ${a.ip}/${a.family === 4 ? 32 : 128} dev ${v} table ${p.localDirectTable}`);
+  if (has6) hostBatch.push(`neigh replace proxy ${POD_GATEWAY_V6} dev ${v}`);
+
+  const podSysctls: Record<string, string> = {};
+  if (has6) {
+    podSysctls[`/proc/sys/net/ipv6/conf/lo/disable_ipv6`] = '0';
+    podSysctls[`/proc/sys/net/ipv6/conf/${p.ifName}/disable_ipv6`] = '0';
+    podSysctls[`/proc/sys/net/ipv6/conf/${p.ifName}/accept_dad`] = '0';
+  }
+  const podBatch = ['link set lo up', `link set ${p.ifName} up`];
+  for (const a of p.addresses)
+    podBatch.push(
+      `addr replace ${a.ip}/${a.prefixLength} dev ${p.ifName} noprefixroute${a.family === 6 ? ' nodad' : ''}`,
+    );
+  if (has4) {
+    podBatch.push(`route replace ${POD_GATEWAY_V4}/32 dev ${p.ifName} scope link`);
+    podBatch.push(`route replace default via ${POD_GATEWAY_V4} dev ${p.ifName}`);
+  }
+  if (has6) podBatch.push(`route replace default via ${POD_GATEWAY_V6} dev ${p.ifName}`);
+  return { createVeth, hostSysctls, hostBatch, podSysctls, podBatch };
+}

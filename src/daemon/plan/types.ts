@@ -1,0 +1,153 @@
+/**
+ * Shapes of the daemon's pure planner: what it reads (cluster objects + facts about the node's links) and what it
+ * produces (the desired node state: links, routes, rules, neighbours, FDB, sysctls, ipsets, iptables). All
+ * addresses are strings in iproute2 notation; `family` is 4 or 6.
+ */
+import type { IPInstance, Network, NodeInfo, Subnet } from '../../api/index.ts';
+
+/** Address family as iproute2 numbers it. */
+export type Family = 4 | 6;
+
+/** An address on a node link, as `ip -json addr` reports it. */
+export interface LinkAddress {
+  family: Family;
+  /** Plain address. */
+  ip: string;
+  prefixLength: number;
+  /** `scope global` (true) vs link/host. */
+  global: boolean;
+}
+
+/** A link of the node namespace. */
+export interface LinkFacts {
+  name: string;
+  mtu: number;
+  mac: string;
+  addresses: LinkAddress[];
+}
+
+/** Facts about the node the planner needs (read by the shell, passed in). */
+export interface NodeFacts {
+  nodeName: string;
+  links: LinkFacts[];
+  /** Parent interface of VXLAN devices (`--prefer-vxlan-interfaces`, else the default-route interface). */
+  vxlanParent?: string;
+  /** Parent interface of VLAN underlay (`--prefer-vlan-interfaces` / `--prefer-interfaces`). */
+  vlanParent?: string;
+  /** Routing rules now in the kernel (to keep priorities and per-subnet tables stable). */
+  currentRules: RuleSpec[];
+}
+
+/** The cluster objects the node plan depends on (informer caches). */
+export interface ClusterState {
+  networks: Network[];
+  subnets: Subnet[];
+  nodeInfos: NodeInfo[];
+  /** Every IPInstance of the cluster (remote pods need neighbour entries). */
+  ipInstances: IPInstance[];
+}
+
+/** Tunables (daemon flags). */
+export interface PlanOptions {
+  localDirectTable: number;
+  toOverlayTable: number;
+  overlayMarkTable: number;
+  vxlanUdpPort: number;
+}
+
+/** A VXLAN device (SPEC §7.8). */
+export interface VxlanLinkSpec {
+  kind: 'vxlan';
+  name: string;
+  vni: number;
+  parent: string;
+  local: string;
+  port: number;
+  mac: string;
+  mtu: number;
+}
+
+/** An 802.1Q VLAN sub-interface (SPEC §7.2). */
+export interface VlanLinkSpec {
+  kind: 'vlan';
+  name: string;
+  parent: string;
+  vlanId: number;
+}
+
+/** A link the daemon owns. */
+export type LinkSpec = VxlanLinkSpec | VlanLinkSpec;
+
+/** A route in one of the daemon's tables. */
+export interface RouteSpec {
+  family: Family;
+  table: number;
+  /** CIDR, or `default`. */
+  dst: string;
+  type: 'unicast' | 'throw';
+  dev?: string;
+  via?: string;
+  scope?: 'link';
+  src?: string;
+}
+
+/** A policy routing rule. `priority` undefined = allocate the lowest free one (SPEC §7.4). */
+export interface RuleSpec {
+  family: Family;
+  /** CIDR or `all`. */
+  from: string;
+  fwmark?: number;
+  mask?: number;
+  table: number;
+  priority?: number;
+}
+
+/** A neighbour entry: permanent (remote pod/node → VTEP MAC) or proxy (answer ARP/NDP for a local pod). */
+export interface NeighSpec {
+  family: Family;
+  ip: string;
+  dev: string;
+  proxy: boolean;
+  mac?: string;
+}
+
+/** A static FDB entry on a VXLAN device. */
+export interface FdbSpec {
+  mac: string;
+  dev: string;
+  dst: string;
+}
+
+/** One ipset (SPEC §7.10). */
+export interface IPSetSpec {
+  name: string;
+  family: Family;
+  type: 'hash:net' | 'hash:ip';
+  members: string[];
+}
+
+/** The desired state of the node namespace. */
+export interface NodePlan {
+  links: LinkSpec[];
+  /** Addresses the daemon owns on its devices (VXLAN local IPs, `noprefixroute`). */
+  addresses: { dev: string; cidr: string; family: Family }[];
+  routes: RouteSpec[];
+  rules: RuleSpec[];
+  neighbours: NeighSpec[];
+  fdb: FdbSpec[];
+  /** `/proc/sys/...` path → value. */
+  sysctls: Record<string, string>;
+  ipsets: IPSetSpec[];
+  /** `iptables-restore --noflush` input per family. */
+  iptables: Record<Family, string>;
+  /** Hook rules (`-t table -A CHAIN ...` argument lists) per family. */
+  iptablesHooks: Record<Family, string[][]>;
+  /** Every table the daemon owns (stale routes in them are removed). */
+  ownedTables: number[];
+  /** Devices whose permanent neighbours / proxy entries the daemon owns. */
+  ownedNeighDevs: string[];
+  /** NodeInfo vtepInfo this node should publish, when an overlay exists. */
+  vtep?: { ip: string; mac: string; localIPs: string[] };
+  /** Problems that did not stop the plan (e.g. a VLAN subnet without gateway), for logs. */
+  warnings: string[];
+}
