@@ -2,6 +2,7 @@
 // Entry point of the `hybridnet` command. Runs the bundled build (dist/hybridnet.mjs) when it
 // exists, otherwise the TypeScript sources through tsx (development checkouts).
 import { existsSync } from 'node:fs';
+import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
