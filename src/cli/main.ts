@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerManagerCommand } from './manager.ts';
 import { registerWebhookCommand } from './webhook.ts';
+import { registerSandboxCommand } from './sandbox.ts';
 import { registerDaemonCommand } from './daemon.ts';
 
 /** Builds the top-level command with every registered subcommand. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerWebhookCommand(program);
   registerManagerCommand(program);
+  registerSandboxCommand(program);
   registerDaemonCommand(program);
   return program;
 }
