@@ -20,9 +20,9 @@ interface ManagerFlags {
   metricsPort: string;
   podLabelSelector: string;
   identity?: string;
-  leaseDuration: string;
-  renewDeadline: string;
-  retryPeriod: string;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
   resyncPeriod: string;
   logLevel: string;
 }
@@ -47,9 +47,9 @@ export function managerConfigFromFlags(flags: ManagerFlags, env: NodeJS.ProcessE
   config.metricsPort = int('--metrics-port', flags.metricsPort);
   config.podLabelSelector = flags.podLabelSelector;
   config.identity = flags.identity || `${os.hostname()}_${randomBytes(8).toString('hex')}`;
-  config.leaseDurationMs = int('--leader-elect-lease-duration', flags.leaseDuration) * 1000;
-  config.renewDeadlineMs = int('--leader-elect-renew-deadline', flags.renewDeadline) * 1000;
-  config.retryPeriodMs = int('--leader-elect-retry-period', flags.retryPeriod) * 1000;
+  config.leaseDurationMs = int('--leader-elect-lease-duration', flags.leaderElectLeaseDuration) * 1000;
+  config.renewDeadlineMs = int('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline) * 1000;
+  config.retryPeriodMs = int('--leader-elect-retry-period', flags.leaderElectRetryPeriod) * 1000;
   config.resyncPeriodMs = int('--resync-period', flags.resyncPeriod) * 1000;
   return config;
 }
@@ -87,8 +87,13 @@ export function registerManagerCommand(program: Command): void {
         process.exit(2);
       }
       const kc = new KubeConfig();
-      if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-      else kc.loadFromDefault();
+      try {
+        if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+        else kc.loadFromDefault();
+      } catch (err) {
+        logger.fatal({ err, kubeconfig: flags.kubeconfig }, 'cannot load kubeconfig');
+        process.exit(2);
+      }
       const client = await KubeClient.fromKubeConfig(kc, 64, `hybridnet-manager-${config.identity}`);
       const manager = new Manager(client, config, logger);
       const ac = new AbortController();
