@@ -195,7 +195,7 @@ export class Daemon implements CniHandler {
     return this.lock.run(() => this.reconcileLocked());
   }
 
-  private async reconcileLocked(): Promise<ApplyReport> {
+  private async reconcileLocked(opts: { iptables?: boolean } = {}): Promise<ApplyReport> {
     const t0 = performance.now();
     const facts = await this.facts();
     const plan = planNode(this.clusterState(), facts, {
@@ -205,7 +205,9 @@ export class Daemon implements CniHandler {
       vxlanUdpPort: this.config.vxlanUdpPort,
     });
     for (const w of plan.warnings) this.logger.warn({ node: this.config.nodeName }, w);
-    const report = await applyNodePlan(this.runner, plan, { iptables: this.config.iptables });
+    const report = await applyNodePlan(this.runner, plan, {
+      iptables: this.config.iptables && opts.iptables !== false,
+    });
     this.lastPlan = plan;
     this.lastReport = report;
     if (changeCount(report) > 0) this.logger.info({ changes: changeCount(report), report }, 'node datapath reconciled');
@@ -295,6 +297,9 @@ export class Daemon implements CniHandler {
 
   private async addInner(req: PodRequest): Promise<unknown> {
     const who = `${req.podNamespace}/${req.podName}`;
+    const t0 = performance.now();
+    const ms = (): number => Math.round(performance.now() - t0);
+    const phases: Record<string, number> = {};
     if (!req.netns || !existsSync(req.netns))
       throw new CniRequestError(400, 4, `pod ${who}: netns ${JSON.stringify(req.netns)} does not exist`);
     let pod: V1Pod;
@@ -319,6 +324,7 @@ export class Daemon implements CniHandler {
     const instances = (await this.waitInstances(req, pod, expect)).sort((a, b) =>
       a.spec.address.version.localeCompare(b.spec.address.version),
     );
+    phases.waitedMs = ms();
     const macs = new Set(instances.map((i) => i.spec.address.mac.toLowerCase()));
     if (macs.size !== 1) throw new CniRequestError(500, 100, `pod ${who}: IPInstances have different MACs`);
     const versions = instances.map((i) => i.spec.address.version);
@@ -364,7 +370,10 @@ export class Daemon implements CniHandler {
         await ipBatch(this.runner, plan.hostBatch);
         await writeSysctlsIn(this.runner, req.netns, plan.podSysctls);
         await ipBatch(this.runner, plan.podBatch, ['nsenter', `--net=${req.netns}`, '--']);
-        await this.reconcileLocked();
+        // routes, rules, proxy entries now (the pod is usable when ADD returns); ipsets/iptables follow in the
+        // next full reconcile, triggered below
+        await this.reconcileLocked({ iptables: false });
+        this.trigger();
       } catch (err) {
         await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
         await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
@@ -376,6 +385,7 @@ export class Daemon implements CniHandler {
           `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
+      phases.datapathMs = ms();
       const attachment: Attachment = {
         containerID: req.containerID,
         ifName: req.ifName,
@@ -390,7 +400,12 @@ export class Daemon implements CniHandler {
       };
       await this.store.put(attachment);
       if (this.config.checkPodConnectivityFromHost) await this.checkFromHost(who, addresses, facts);
+      phases.checkedMs = ms();
       await this.afterAdd(req, pod, instances);
+      this.logger.info(
+        { pod: who, containerID: req.containerID, network: networkName, ...phases, totalMs: ms() },
+        'pod added',
+      );
       return {
         address: instances.map((i) => ({
           ip: i.spec.address.ip,

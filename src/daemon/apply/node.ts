@@ -34,7 +34,8 @@ async function batchByFamily(runner: Runner, lines: string[]): Promise<void> {
   if (v6.length > 0) await runner('ip', ['-6', '-batch', '-'], v6.join('\n') + '\n');
 }
 
-function linkLines(plan: NodePlan, links: LinkDetails[]): string[] {
+/** `ip -batch` lines creating / replacing the links of the plan (VXLAN recreated when its parameters differ). */
+export function linkLines(plan: NodePlan, links: LinkDetails[]): string[] {
   const lines: string[] = [];
   const byName = new Map(links.map((l) => [l.name, l]));
   for (const spec of plan.links) {
@@ -82,6 +83,16 @@ export function ipsetScript(plan: NodePlan): string {
   return lines.join('\n') + '\n';
 }
 
+/** True when `iptables-save` output has, in `table`, a rule `-A chain … -j target`. */
+export function hookPresent(saved: string, table: string, chain: string, target: string): boolean {
+  let current = '';
+  for (const line of saved.split('\n')) {
+    if (line.startsWith('*')) current = line.slice(1);
+    else if (current === table && line.startsWith(`-A ${chain} `) && line.endsWith(`-j ${target}`)) return true;
+  }
+  return false;
+}
+
 /** True for a rule the daemon owns (points at one of its tables). */
 export function ownedRule(plan: NodePlan): (r: RuleSpec) => boolean {
   const tables = new Set(plan.ownedTables);
@@ -121,13 +132,11 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
     for (const fam of [4, 6] as Family[]) {
       const bin = fam === 6 ? 'ip6tables' : 'iptables';
       await runner(`${bin}-restore`, ['--noflush'], plan.iptables[fam]);
+      const saved = await runner(`${bin}-save`, []);
       for (const hook of plan.iptablesHooks[fam]) {
         const [t, table, chain, ...rest] = hook;
-        try {
-          await runner(bin, [t ?? '-t', table ?? 'filter', '-C', chain ?? '', ...rest]);
-        } catch {
+        if (!hookPresent(saved, table ?? '', chain ?? '', rest[rest.length - 1] ?? ''))
           await runner(bin, [t ?? '-t', table ?? 'filter', '-A', chain ?? '', ...rest]);
-        }
       }
     }
     report.iptables = true;

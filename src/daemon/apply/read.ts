@@ -45,33 +45,32 @@ export async function readLinks(runner: Runner): Promise<LinkDetails[]> {
   }));
 }
 
-/** Routes of every numbered table of both families. */
+/** Routes of every numbered table of both families (one `ip -json route show table all`, which lists both). */
 export async function readRoutes(runner: Runner): Promise<ActualRoute[]> {
   const out: ActualRoute[] = [];
-  for (const fam of [4, 6] as Family[]) {
-    const rows = parseJson<{
-      type?: string;
-      dst: string;
-      dev?: string;
-      gateway?: string;
-      prefsrc?: string;
-      scope?: string;
-      table?: string;
-    }>(await runner('ip', [`-${fam}`, '-json', 'route', 'show', 'table', 'all']));
-    for (const r of rows) {
-      const table = Number(r.table ?? 'main');
-      if (!Number.isInteger(table)) continue;
-      out.push({
-        family: fam,
-        table,
-        dst: r.dst,
-        type: r.type ?? 'unicast',
-        ...(r.dev ? { dev: r.dev } : {}),
-        ...(r.gateway ? { via: r.gateway } : {}),
-        ...(r.prefsrc ? { src: r.prefsrc } : {}),
-        ...(r.scope ? { scope: r.scope } : {}),
-      });
-    }
+  const rows = parseJson<{
+    type?: string;
+    dst: string;
+    dev?: string;
+    gateway?: string;
+    prefsrc?: string;
+    scope?: string;
+    table?: string;
+  }>(await runner('ip', ['-json', 'route', 'show', 'table', 'all']));
+  for (const r of rows) {
+    const table = Number(r.table ?? 'main');
+    if (!Number.isInteger(table)) continue;
+    const fam: Family = r.dst.includes(':') || (r.gateway ?? '').includes(':') ? 6 : 4;
+    out.push({
+      family: fam,
+      table,
+      dst: r.dst,
+      type: r.type ?? 'unicast',
+      ...(r.dev ? { dev: r.dev } : {}),
+      ...(r.gateway ? { via: r.gateway } : {}),
+      ...(r.prefsrc ? { src: r.prefsrc } : {}),
+      ...(r.scope ? { scope: r.scope } : {}),
+    });
   }
   return out;
 }
@@ -104,27 +103,24 @@ export async function readRules(runner: Runner): Promise<RuleSpec[]> {
   return out;
 }
 
-/** Neighbours (permanent and others) and proxy entries of both families. */
+/** Neighbours (permanent and others) and proxy entries of both families (two `ip -json neigh` runs). */
 export async function readNeighbours(runner: Runner): Promise<ActualNeigh[]> {
   const out: ActualNeigh[] = [];
-  for (const fam of [4, 6] as Family[]) {
-    const plain = parseJson<{ dst: string; dev: string; lladdr?: string; state?: string[] }>(
-      await runner('ip', [`-${fam}`, '-json', 'neigh', 'show']),
-    );
-    for (const n of plain)
-      out.push({
-        family: fam,
-        ip: n.dst,
-        dev: n.dev,
-        proxy: false,
-        ...(n.lladdr ? { mac: n.lladdr.toLowerCase() } : {}),
-        permanent: (n.state ?? []).includes('PERMANENT'),
-      });
-    const proxies = parseJson<{ dst: string; dev: string }>(
-      await runner('ip', [`-${fam}`, '-json', 'neigh', 'show', 'proxy']),
-    );
-    for (const n of proxies) out.push({ family: fam, ip: n.dst, dev: n.dev, proxy: true, permanent: true });
-  }
+  const fam = (ip: string): Family => (ip.includes(':') ? 6 : 4);
+  const plain = parseJson<{ dst: string; dev: string; lladdr?: string; state?: string[] }>(
+    await runner('ip', ['-json', 'neigh', 'show']),
+  );
+  for (const n of plain)
+    out.push({
+      family: fam(n.dst),
+      ip: n.dst,
+      dev: n.dev,
+      proxy: false,
+      ...(n.lladdr ? { mac: n.lladdr.toLowerCase() } : {}),
+      permanent: (n.state ?? []).includes('PERMANENT'),
+    });
+  const proxies = parseJson<{ dst: string; dev: string }>(await runner('ip', ['-json', 'neigh', 'show', 'proxy']));
+  for (const n of proxies) out.push({ family: fam(n.dst), ip: n.dst, dev: n.dev, proxy: true, permanent: true });
   return out;
 }
 

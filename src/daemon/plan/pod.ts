@@ -61,6 +61,9 @@ export function planPodAdd(p: PodAddInput): PodAddPlan {
     hostSysctls[`/proc/sys/net/ipv6/conf/${v}/proxy_ndp`] = '1';
     hostSysctls[`/proc/sys/net/ipv6/conf/${v}/forwarding`] = '1';
     hostSysctls[`/proc/sys/net/ipv6/neigh/${v}/proxy_delay`] = '0';
+    // every host veth carries the same link-local (EUI-64 of ee:ee:ee:ee:ee:ee) on its own point-to-point link: DAD
+    // there only delays the node's first packets to the pod by ~1 s
+    hostSysctls[`/proc/sys/net/ipv6/conf/${v}/accept_dad`] = '0';
   }
   const hostBatch = [`link set ${v} up`];
   for (const a of p.addresses)

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildResult,
+  CniCode,
+  CniError,
+  daemonRequest,
+  parseCniArgs,
+  parseConfig,
+  parseInvocation,
+  versionResult,
+  type DaemonAddResponse,
+} from './spec.ts';
+
+const conf = (extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ cniVersion: '1.0.0', name: 'hybridnet', type: 'hybridnet', server_socket: '/run/x.sock', ...extra });
+
+function codeOf(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof CniError) return err.code;
+    throw err;
+  }
+  return undefined;
+}
+
+const env = (extra: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'abc123',
+  CNI_NETNS: '/var/run/netns/p',
+  CNI_IFNAME: 'eth0',
+  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_UID=u1',
+  ...extra,
+});
+
+const daemonAnswer: DaemonAddResponse = {
+  address: [
+    { ip: '10.0.0.5/24', mac: '02:12:34:aa:bb:cc', gateway: '10.0.0.1', protocol: '4' },
+    { ip: 'fd00::5/64', mac: '02:12:34:aa:bb:cc', gateway: 'fd00::1', protocol: '6' },
+  ],
+  host_interface: 'hybr0123456789a',
+  host_mac: 'ee:ee:ee:ee:ee:ee',
+  container_interface: 'eth0',
+  mtu: 1450,
+  error: '',
+};
+
+describe('parseConfig (CNI spec §"Network configuration", SPEC §6.1)', () => {
+  it('accepts the shipped configuration and reads server_socket', () => {
+    const c = parseConfig(conf());
+    expect(c).toMatchObject({ cniVersion: '1.0.0', name: 'hybridnet', serverSocket: '/run/x.sock', timeoutMs: 120_000 });
+  });
+  it('refuses malformed JSON with code 6', () => {
+    expect(codeOf(() => parseConfig('{nope'))).toBe(CniCode.DecodingFailure);
+    expect(codeOf(() => parseConfig('[1]'))).toBe(CniCode.DecodingFailure);
+  });
+  it('refuses a missing server_socket with code 7 and the original message', () => {
+    const raw = JSON.stringify({ cniVersion: '1.0.0', name: 'n' });
+    expect(() => parseConfig(raw)).toThrow('server_socket is required in cni.conf');
+    expect(codeOf(() => parseConfig(raw))).toBe(CniCode.InvalidConfig);
+  });
+  it('refuses unknown versions with code 1 and lists the supported ones', () => {
+    expect(codeOf(() => parseConfig(conf({ cniVersion: '9.9.9' })))).toBe(CniCode.IncompatibleVersion);
+  });
+  it('refuses an ipam section with code 2 (addresses come from the manager)', () => {
+    expect(codeOf(() => parseConfig(conf({ ipam: { type: 'host-local' } })))).toBe(CniCode.UnsupportedField);
+  });
+  it('reads GC valid attachments', () => {
+    const c = parseConfig(
+      conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'a', ifname: 'eth0' }] }),
+    );
+    expect(c.validAttachments).toEqual([{ containerID: 'a', ifname: 'eth0' }]);
+  });
+});
+
+describe('parseCniArgs / parseInvocation (CNI spec §"Parameters", D4)', () => {
+  it('reads K8S_* args and honours IgnoreUnknown', () => {
+    expect(parseCniArgs('IgnoreUnknown=1;K8S_POD_NAME=a;K8S_POD_NAMESPACE=b;FOO=bar')).toEqual({
+      podName: 'a',
+      podNamespace: 'b',
+    });
+    expect(codeOf(() => parseCniArgs('K8S_POD_NAME=a;FOO=bar'))).toBe(CniCode.InvalidEnv);
+    expect(codeOf(() => parseCniArgs('garbage'))).toBe(CniCode.InvalidEnv);
+  });
+  it('requires the env of each command (code 4)', () => {
+    const c = parseConfig(conf());
+    expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: undefined }), c))).toBe(CniCode.InvalidEnv);
+    expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: 'FROB' }), c))).toBe(CniCode.InvalidEnv);
+    expect(codeOf(() => parseInvocation(env({ CNI_NETNS: '' }), c))).toBe(CniCode.InvalidEnv);
+    expect(codeOf(() => parseInvocation(env({ CNI_ARGS: '' }), c))).toBe(CniCode.InvalidEnv);
+    expect(() => parseInvocation(env({ CNI_ARGS: 'K8S_POD_NAMESPACE=x' }), c)).toThrow('K8S_POD_NAME is required');
+    expect(codeOf(() => parseInvocation(env({ CNI_IFNAME: 'a/b' }), c))).toBe(CniCode.InvalidEnv);
+    expect(codeOf(() => parseInvocation(env({ CNI_IFNAME: 'x'.repeat(16) }), c))).toBe(CniCode.InvalidEnv);
+  });
+  it('accepts any valid interface name (D4) and a DEL without netns or pod args', () => {
+    const c = parseConfig(conf());
+    expect(parseInvocation(env({ CNI_IFNAME: 'net1' }), c).ifName).toBe('net1');
+    const del = parseInvocation(env({ CNI_COMMAND: 'DEL', CNI_NETNS: '', CNI_ARGS: '' }), c);
+    expect(del).toMatchObject({ command: 'DEL', netns: '', containerID: 'abc123' });
+  });
+  it('CHECK needs 0.4.0+ and a prevResult; STATUS and GC need 1.1.0', () => {
+    expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: 'CHECK' }), parseConfig(conf({ cniVersion: '0.3.1' }))))).toBe(
+      CniCode.IncompatibleVersion,
+    );
+    expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: 'CHECK' }), parseConfig(conf())))).toBe(
+      CniCode.InvalidConfig,
+    );
+    expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: 'STATUS' }), parseConfig(conf())))).toBe(
+      CniCode.IncompatibleVersion,
+    );
+    expect(parseInvocation(env({ CNI_COMMAND: 'STATUS' }), parseConfig(conf({ cniVersion: '1.1.0' }))).command).toBe(
+      'STATUS',
+    );
+  });
+  it('builds the daemon request of SPEC §6.3 plus if_name and uid', () => {
+    const inv = parseInvocation(env(), parseConfig(conf()));
+    expect(daemonRequest(inv)).toEqual({
+      pod_name: 'web-0',
+      pod_namespace: 'default',
+      pod_uid: 'u1',
+      container_id: 'abc123',
+      net_ns: '/var/run/netns/p',
+      if_name: 'eth0',
+      network_name: 'hybridnet',
+    });
+  });
+});
+
+describe('buildResult (D3)', () => {
+  it('1.0.0: both interfaces, ips on the container interface, the real gateways', () => {
+    const inv = parseInvocation(env(), parseConfig(conf()));
+    expect(buildResult(inv, daemonAnswer)).toEqual({
+      cniVersion: '1.0.0',
+      interfaces: [
+        { name: 'hybr0123456789a', mac: 'ee:ee:ee:ee:ee:ee' },
+        { name: 'eth0', mac: '02:12:34:aa:bb:cc', sandbox: '/var/run/netns/p' },
+      ],
+      ips: [
+        { address: '10.0.0.5/24', gateway: '169.254.1.1', interface: 1 },
+        { address: 'fd00::5/64', gateway: 'fe80::ecee:eeff:feee:eeee', interface: 1 },
+      ],
+      routes: [
+        { dst: '0.0.0.0/0', gw: '169.254.1.1' },
+        { dst: '::/0', gw: 'fe80::ecee:eeff:feee:eeee' },
+      ],
+      dns: {},
+    });
+  });
+  it('0.3.1 carries ips[].version; 1.1.0 carries mtu; 0.2.0 uses ip4/ip6', () => {
+    const r031 = buildResult(parseInvocation(env(), parseConfig(conf({ cniVersion: '0.3.1' }))), daemonAnswer) as {
+      ips: { version: string }[];
+    };
+    expect(r031.ips.map((i) => i.version)).toEqual(['4', '6']);
+    const r110 = buildResult(parseInvocation(env(), parseConfig(conf({ cniVersion: '1.1.0' }))), daemonAnswer) as {
+      interfaces: { mtu?: number }[];
+    };
+    expect(r110.interfaces.map((i) => i.mtu)).toEqual([1450, 1450]);
+    const r020 = buildResult(parseInvocation(env(), parseConfig(conf({ cniVersion: '0.2.0' }))), daemonAnswer);
+    expect(r020).toMatchObject({ ip4: { ip: '10.0.0.5/24', gateway: '169.254.1.1' }, ip6: { ip: 'fd00::5/64' } });
+  });
+  it('VERSION lists every supported version', () => {
+    expect(versionResult('0.4.0')).toEqual({
+      cniVersion: '0.4.0',
+      supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+    });
+  });
+});
