@@ -106,7 +106,7 @@ export function registerSandboxCommand(program: Command): void {
         labels: string;
         prefix: string;
       }) => {
-        const logger = pino({ base: { component: 'kubelet-standin', node: f.node } });
+        const logger = pino();
         const labels: Record<string, string> = {};
         for (const kv of f.labels.split(',').filter((s) => s !== '')) {
           const i = kv.indexOf('=');

@@ -128,7 +128,6 @@ export class KubeletStandin {
       path: '/api/v1/pods',
       fieldSelector: `spec.nodeName=${this.o.nodeName}`,
       logger: this.log,
-      staleAfterMs: 60_000,
     });
     const kick = (p: Pod): void => this.enqueue(objectKey(p));
     this.informer.on({ add: kick, update: (_o, n) => kick(n), delete: kick });
@@ -274,7 +273,12 @@ export class KubeletStandin {
     if (r && r.rec.uid !== uid) await this.stopPod(r, 0);
     if (pod.metadata?.deletionTimestamp) {
       const cur = this.running.get(uid);
-      if (cur) await this.stopPod(cur, Math.min(pod.spec?.terminationGracePeriodSeconds ?? 5, 5));
+      if (cur) {
+        await this.stopPod(cur, Math.min(pod.spec?.terminationGracePeriodSeconds ?? 5, 5));
+        // Like the kubelet's status manager: containers Terminated before the object goes (the manager waits for
+        // this before reserving a stateful pod's addresses, SPEC §4.6 1b).
+        await this.reportRunning(pod, cur, true);
+      }
       await this.deletePodObject(pod);
       return;
     }
@@ -372,12 +376,14 @@ export class KubeletStandin {
     }
   }
 
-  private async reportRunning(pod: Pod, r: Running): Promise<void> {
+  /** Writes the pod's status from `r`; `terminal`: the pod is being deleted and its container was stopped. */
+  private async reportRunning(pod: Pod, r: Running, terminal = false): Promise<void> {
     const c = pod.spec?.containers?.[0];
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const started = r.startedAt.replace(/\.\d+Z$/, 'Z');
+    if (terminal) r.exited = { code: r.exited?.code ?? 0, signal: null };
     const done = r.exited !== undefined;
-    const policy = pod.spec?.restartPolicy ?? 'Always';
+    const policy = terminal ? 'Never' : (pod.spec?.restartPolicy ?? 'Always');
     const finalPhase =
       done && policy !== 'Always' && !(policy === 'OnFailure' && r.exited?.code !== 0)
         ? r.exited?.code === 0
