@@ -5,6 +5,7 @@
  * every controller at once (no IPAM change or API write starts afterwards) and `run` resolves with `lost`.
  * Serves `/metrics`, `/healthz`, `/readyz` on the metrics port.
  */
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
@@ -167,6 +168,7 @@ export class Manager {
       },
     });
     const both = AbortSignal.any([signal, done.signal]);
+    setMaxListeners(1000, both);
     const election = elector.run(both);
     await new Promise<void>((resolve) => {
       if (both.aborted) resolve();
@@ -207,6 +209,8 @@ export class Manager {
 
   private async lead(signal: AbortSignal): Promise<void> {
     const log = this.logger;
+    // Every informer and queue worker listens on this signal.
+    setMaxListeners(1000, signal);
     const caches = this.makeCaches();
     const runs = Object.values(caches).map((inf: Informer<object>) => inf.run(signal));
     for (const inf of Object.values(caches) as Informer<object>[]) await inf.waitForSync(signal);
