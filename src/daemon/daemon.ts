@@ -87,6 +87,10 @@ export class Daemon implements CniHandler {
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
   private nodeUID: string | undefined;
+  /** ipsets + iptables text last applied; event-driven reconciles skip the refresh when it is unchanged. */
+  private lastIptablesKey = '';
+  /** Set by the periodic resync: the next reconcile re-applies iptables even when unchanged (SPEC §7.10). */
+  private iptablesDue = true;
   private server: http.Server | undefined;
   /** Last plan applied (for tests and the status endpoint). */
   lastPlan: NodePlan | undefined;
@@ -138,7 +142,10 @@ export class Daemon implements CniHandler {
     await this.startupGC();
     this.server = await startCniServer(this.config.socket, this, this.logger.child({ component: 'cni-server' }));
     this.logger.info({ socket: this.config.socket, node: this.config.nodeName }, 'cni server listening');
-    const periodic = setInterval(() => this.trigger(), this.config.resyncMs);
+    const periodic = setInterval(() => {
+      this.iptablesDue = true;
+      this.trigger();
+    }, this.config.resyncMs);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(periodic);
     if (this.timer) clearTimeout(this.timer);
@@ -164,7 +171,7 @@ export class Daemon implements CniHandler {
         this.logger.error({ err }, 'reconcile failed; retrying in 1s');
         setTimeout(() => this.trigger(), 1000).unref();
       });
-    }, 30);
+    }, 50);
   }
 
   private clusterState(): ClusterState {
@@ -205,9 +212,14 @@ export class Daemon implements CniHandler {
       vxlanUdpPort: this.config.vxlanUdpPort,
     });
     for (const w of plan.warnings) this.logger.warn({ node: this.config.nodeName }, w);
-    const report = await applyNodePlan(this.runner, plan, {
-      iptables: this.config.iptables && opts.iptables !== false,
-    });
+    const iptablesKey = JSON.stringify([plan.ipsets, plan.iptables]);
+    const iptables =
+      this.config.iptables && opts.iptables !== false && (this.iptablesDue || iptablesKey !== this.lastIptablesKey);
+    const report = await applyNodePlan(this.runner, plan, { iptables });
+    if (iptables) {
+      this.lastIptablesKey = iptablesKey;
+      this.iptablesDue = false;
+    }
     this.lastPlan = plan;
     this.lastReport = report;
     if (changeCount(report) > 0) this.logger.info({ changes: changeCount(report), report }, 'node datapath reconciled');

@@ -5,7 +5,7 @@
  * not about reading back our own configuration.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -20,7 +20,7 @@ import {
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
+import { eventually, kubeBinDir, startKube, type KubeFixture } from '../fixture/kube.ts';
 import {
   clientOf,
   createNode,
@@ -31,7 +31,7 @@ import {
   spawnManager,
   subnet,
 } from '../manager/helpers.ts';
-import { Harness, inNs, must, ping, sh, sourceSeenBy, type TestNode, type TestPod } from './harness.ts';
+import { CNI_BIN, Harness, inNs, must, ping, sh, sourceSeenBy, type TestNode, type TestPod } from './harness.ts';
 
 let kube: KubeFixture;
 let c: KubeClient;
@@ -350,6 +350,74 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
     expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ code: 3 });
     expect((r.json as { msg: string }).msg).toContain('default/ghost');
+  });
+});
+
+describe('cnitool, the libcni reference client (root + netns (real))', () => {
+  it('ADD / CHECK / STATUS / DEL of a chained conflist (hybridnet + bandwidth) gets a working pod', async () => {
+    const n2 = node('node2');
+    await createPod(c, 'default', 'tool', {
+      nodeName: 'node2',
+      annotations: { [ANNOTATION_NETWORK_TYPE]: 'Overlay', [ANNOTATION_IP_FAMILY]: 'DualStack' },
+    });
+    const ns = await h.netns(`${h.prefix}p-tool`);
+    const confDir = path.join(h.dir, 'net.d');
+    mkdirSync(confDir, { recursive: true });
+    writeFileSync(
+      path.join(confDir, '06-hybridnet.conflist'),
+      JSON.stringify({
+        cniVersion: '1.1.0',
+        name: 'hybridnet',
+        plugins: [
+          { type: 'hybridnet', server_socket: n2.socket },
+          { type: 'bandwidth', capabilities: { bandwidth: true } },
+        ],
+      }),
+    );
+    const env = {
+      ...process.env,
+      NETCONFPATH: confDir,
+      CNI_PATH: `${path.dirname(CNI_BIN)}:/usr/lib/cni`,
+      CNI_IFNAME: 'eth0',
+      CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=tool',
+      NODE_EXTRA_CA_CERTS: '',
+    };
+    const tool = path.join(kubeBinDir(), 'cnitool');
+    const run = (...args: string[]): ReturnType<typeof sh> => sh(tool, args, { env, timeoutMs: 60_000 });
+    const add = await run('add', 'hybridnet', `/var/run/netns/${ns}`);
+    expect(add.code, add.stderr + add.stdout).toBe(0);
+    const result = JSON.parse(add.stdout) as { ips: { address: string }[]; interfaces: { name: string }[] };
+    expect(result.interfaces.map((i) => i.name)).toEqual([hostVethName('default', 'tool'), 'eth0']);
+    const v4 = result.ips[0]?.address.split('/')[0] ?? '';
+    const v6 = result.ips[1]?.address.split('/')[0] ?? '';
+    expect(await ping(pod('ovl-a').ns, v4)).toBe(true);
+    expect(await ping(pod('ovl-a').ns, v6)).toBe(true);
+    const check = await run('check', 'hybridnet', `/var/run/netns/${ns}`);
+    expect(check.code, check.stderr + check.stdout).toBe(0);
+    const status = await run('status', 'hybridnet', `/var/run/netns/${ns}`);
+    expect(status.code, status.stderr + status.stdout).toBe(0);
+    const del = await run('del', 'hybridnet', `/var/run/netns/${ns}`);
+    expect(del.code, del.stderr + del.stdout).toBe(0);
+    expect(await ping(pod('ovl-a').ns, v4)).toBe(false);
+    const del2 = await run('del', 'hybridnet', `/var/run/netns/${ns}`);
+    expect(del2.code, del2.stderr + del2.stdout).toBe(0);
+  });
+
+  it('STATUS says not ready (50) when the daemon is gone; GC removes attachments the runtime no longer has', async () => {
+    const n3 = node('node3');
+    const conf = { ...h.netconf(n3, '1.1.0') };
+    const ok = await h.cni('STATUS', {}, conf);
+    expect(ok.code, ok.stdout).toBe(0);
+    const gone = await h.cni('STATUS', {}, { ...conf, server_socket: path.join(h.dir, 'nowhere.sock') });
+    expect(gone.json).toMatchObject({ code: 50 });
+    // node3 has ovl-v4, ul-v6 and ifname; keep the first two
+    const keep = [pod('ovl-v4'), pod('ul-v6')].map((p) => ({ containerID: p.containerID, ifname: 'eth0' }));
+    const gc = await h.cni('GC', {}, { ...conf, 'cni.dev/valid-attachments': keep });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(
+      await sh('ip', ['-n', n3.ns, 'link', 'show', hostVethName('default', 'ifname')]).then((r) => r.code),
+    ).not.toBe(0);
+    expect(await ping(pod('ovl-a').ns, ipOf(pod('ovl-v4'), 4))).toBe(true);
   });
 });
 

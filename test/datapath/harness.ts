@@ -240,7 +240,7 @@ export class Harness {
         '--prefer-vlan-interfaces=eth0',
         '--health-probe-addr=127.0.0.1:11021',
         '--metrics-addr=127.0.0.1:8091',
-        '--iptables-check-duration=2s',
+        '--iptables-check-duration=5s',
         '--ip-instance-wait-timeout=30s',
         '--log-level=info',
         ...extra,
