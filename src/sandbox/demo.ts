@@ -53,6 +53,7 @@ export interface DemoResult {
   ok: boolean;
   rows: DemoRow[];
   failures: string[];
+  sources?: SourceCheck[];
   retention?: { pod: string; before: string; after: string; nodeBefore: string; nodeAfter: string; same: boolean };
 }
 
@@ -279,9 +280,18 @@ export async function demo(opts: TopologyOptions, progress: Progress, out: (s: s
     progress.done('demo: 6 pods Running');
 
     progress.step('demo: connectivity (TCP to every other pod, ping the gateway, TCP to the outside host)');
-    const rows = await connectivity(t, pods, failures);
+    const sources: SourceCheck[] = [];
+    const rows = await connectivity(t, pods, failures, sources);
     progress.done('demo: connectivity checked');
     out(formatTable(rows));
+    const kept = sources.filter((x) => x.sent === x.seen);
+    out(
+      `overlay → underlay keeps its source address: ${kept.length}/${sources.length} connections` +
+        (sources[0]
+          ? ` (e.g. ${sources[0].from} → ${sources[0].to}: sent from ${sources[0].sent}, seen ${sources[0].seen})`
+          : ''),
+    );
+    if (sources.length === 0) failures.push('no overlay → underlay connection was checked');
 
     progress.step('demo: delete StatefulSet pod db-1 and wait for its replacement');
     const before = pods.find((p) => p.metadata?.name === 'db-1');
@@ -313,25 +323,47 @@ export async function demo(opts: TopologyOptions, progress: Progress, out: (s: s
     const gw = ns ? await ping(ns, t.gw.underlayGatewayV4) : false;
     out(`db-1 (new) reaches the underlay gateway ${t.gw.underlayGatewayV4}: ${gw ? 'yes' : 'NO'}`);
     if (!gw) failures.push('recreated db-1 cannot reach the underlay gateway');
-    return { ok: failures.length === 0, rows, failures, retention };
+    return { ok: failures.length === 0, rows, failures, retention, sources };
   } finally {
     client.close();
   }
 }
 
-async function connectivity(t: Topology, pods: PodLite[], failures: string[]): Promise<DemoRow[]> {
+async function connectivity(
+  t: Topology,
+  pods: PodLite[],
+  failures: string[],
+  sources: SourceCheck[],
+): Promise<DemoRow[]> {
   const byName = (p: PodLite): string => p.metadata?.name ?? '';
   const sorted = [...pods].sort((a, b) => byName(a).localeCompare(byName(b)));
-  const rows: DemoRow[] = [];
-  for (const p of sorted) {
+  return Promise.all(sorted.map((p) => podRow(t, p, sorted, failures, sources)));
+}
+
+/** Source addresses seen by the responders of `to` pods when `from` pods connect (for the summary line). */
+export interface SourceCheck {
+  from: string;
+  to: string;
+  sent: string;
+  seen: string;
+}
+
+async function podRow(
+  t: Topology,
+  p: PodLite,
+  sorted: PodLite[],
+  failures: string[],
+  sources: SourceCheck[],
+): Promise<DemoRow> {
+  const byName = (x: PodLite): string => x.metadata?.name ?? '';
+  {
     const name = byName(p);
     const netns = podNetns(t, p.metadata?.uid ?? '');
     const addrs = (p.status?.podIPs ?? []).map((x) => x.ip);
     const network = networkOf(p);
     if (!netns) {
       failures.push(`${name}: no sandbox record`);
-      rows.push({ pod: name, node: p.spec?.nodeName ?? '', network, addresses: addrs, reach: 'NO SANDBOX', ok: false });
-      continue;
+      return { pod: name, node: p.spec?.nodeName ?? '', network, addresses: addrs, reach: 'NO SANDBOX', ok: false };
     }
     let podOk = 0;
     let podTotal = 0;
@@ -344,8 +376,12 @@ async function connectivity(t: Topology, pods: PodLite[], failures: string[]): P
         podTotal++;
         const r = await probeTcp(netns, ip);
         const expectedSrc = ip.includes(':') ? addrs.find((a) => a.includes(':')) : myV4;
-        if (r && r.name === byName(q) && r.source === expectedSrc) podOk++;
-        else {
+        if (r && r.name === byName(q) && r.source === expectedSrc) {
+          podOk++;
+          if (networkOf(p) === 'overlay' && networkOf(q) === 'underlay' && !ip.includes(':')) {
+            sources.push({ from: name, to: byName(q), sent: expectedSrc, seen: r.source });
+          }
+        } else {
           failures.push(
             `${name} → ${byName(q)} ${ip}: ${r ? `answered by ${r.name}, source seen ${r.source} (expected ${expectedSrc ?? '?'})` : 'no answer'}`,
           );
@@ -365,9 +401,8 @@ async function connectivity(t: Topology, pods: PodLite[], failures: string[]): P
       if (!o6) failures.push(`${name} → outside ${t.gw.outsideV6}: no answer`);
     }
     const ok = podOk === podTotal && gwOk && outside !== undefined;
-    rows.push({ pod: name, node: p.spec?.nodeName ?? '', network, addresses: addrs, reach: notes.join(', '), ok });
+    return { pod: name, node: p.spec?.nodeName ?? '', network, addresses: addrs, reach: notes.join(', '), ok };
   }
-  return rows;
 }
 
 /** CLI entry: runs the demo, prints the table and the verdict; resolves true only if every check passed. */
