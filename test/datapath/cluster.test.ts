@@ -365,8 +365,9 @@ describe('cnitool, the libcni reference client (root + netns (real))', () => {
     mkdirSync(confDir, { recursive: true });
     writeFileSync(
       path.join(confDir, '06-hybridnet.conflist'),
+      // 1.0.0: Debian's bandwidth plugin (1.1.1) does not speak 1.1.0
       JSON.stringify({
-        cniVersion: '1.1.0',
+        cniVersion: '1.0.0',
         name: 'hybridnet',
         plugins: [
           { type: 'hybridnet', server_socket: n2.socket },

@@ -45,32 +45,33 @@ export async function readLinks(runner: Runner): Promise<LinkDetails[]> {
   }));
 }
 
-/** Routes of every numbered table of both families (one `ip -json route show table all`, which lists both). */
+/** Routes of every numbered table of both families (`ip -4` and `ip -6`: a v6 `default` route names no family). */
 export async function readRoutes(runner: Runner): Promise<ActualRoute[]> {
   const out: ActualRoute[] = [];
-  const rows = parseJson<{
-    type?: string;
-    dst: string;
-    dev?: string;
-    gateway?: string;
-    prefsrc?: string;
-    scope?: string;
-    table?: string;
-  }>(await runner('ip', ['-json', 'route', 'show', 'table', 'all']));
-  for (const r of rows) {
-    const table = Number(r.table ?? 'main');
-    if (!Number.isInteger(table)) continue;
-    const fam: Family = r.dst.includes(':') || (r.gateway ?? '').includes(':') ? 6 : 4;
-    out.push({
-      family: fam,
-      table,
-      dst: r.dst,
-      type: r.type ?? 'unicast',
-      ...(r.dev ? { dev: r.dev } : {}),
-      ...(r.gateway ? { via: r.gateway } : {}),
-      ...(r.prefsrc ? { src: r.prefsrc } : {}),
-      ...(r.scope ? { scope: r.scope } : {}),
-    });
+  for (const fam of [4, 6] as Family[]) {
+    const rows = parseJson<{
+      type?: string;
+      dst: string;
+      dev?: string;
+      gateway?: string;
+      prefsrc?: string;
+      scope?: string;
+      table?: string;
+    }>(await runner('ip', [`-${fam}`, '-json', 'route', 'show', 'table', 'all']));
+    for (const r of rows) {
+      const table = Number(r.table ?? 'main');
+      if (!Number.isInteger(table)) continue;
+      out.push({
+        family: fam,
+        table,
+        dst: r.dst,
+        type: r.type ?? 'unicast',
+        ...(r.dev ? { dev: r.dev } : {}),
+        ...(r.gateway ? { via: r.gateway } : {}),
+        ...(r.prefsrc ? { src: r.prefsrc } : {}),
+        ...(r.scope ? { scope: r.scope } : {}),
+      });
+    }
   }
   return out;
 }
