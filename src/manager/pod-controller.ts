@@ -111,6 +111,7 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
   const log = ctx.logger.child({ component: 'pod-controller' });
   const view = selectionView(caches);
 
+  /** Records an event without waiting for it: events are best effort (never reject) and stay off the allocation path. */
   const podEvent = async (pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
     await recorder.record({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message);
   };
@@ -293,7 +294,7 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
       metrics.observeAllocation(stateful ? 'stateful' : 'normal', true, (performance.now() - started) / 1000);
       afterAllocation(choice.network, ips);
       log.info({ pod: podKey, network: choice.network, ips: ips.map((i) => i.address) }, 'allocated');
-      await podEvent(
+      void podEvent(
         pod,
         'Normal',
         'IPAllocationSucceed',
@@ -372,7 +373,7 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
       metrics.observeAllocation('stateful', true, (performance.now() - started) / 1000);
       afterAllocation(choice.network, ips);
       log.info({ pod: podKey, network: choice.network, ips: ips.map((i) => i.address), force }, 'assigned');
-      await podEvent(
+      void podEvent(
         pod,
         'Normal',
         'IPAllocationSucceed',
@@ -644,7 +645,7 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
       if (anyContainerRunning(pod)) return; // preStop hooks keep networking until containers stop
       await reserve(pod);
       await setPodFinalizer(pod, false);
-      await podEvent(pod, 'Normal', 'IPReserveSucceed', 'reserve IPs successfully');
+      void podEvent(pod, 'Normal', 'IPReserveSucceed', 'reserve IPs successfully');
       return;
     }
     if (isEvicted(pod) || isCompleted(pod)) {
@@ -653,7 +654,7 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
       );
       for (const inst of insts) await deleteInstance(inst);
       podIPCache.forgetPod(ns, name);
-      if (insts.length > 0) await podEvent(pod, 'Normal', 'IPReleaseSucceed', 'pre decouple all IPs successfully');
+      if (insts.length > 0) void podEvent(pod, 'Normal', 'IPReleaseSucceed', 'pre decouple all IPs successfully');
     }
     if (hasFinalizer(pod)) await setPodFinalizer(pod, false);
   };
@@ -679,7 +680,7 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
     } catch (err) {
       if (err instanceof PodAllocationError || err instanceof IPAMError) {
         log.warn({ pod: key, err: err.message }, 'allocation failed');
-        await podEvent(pod, 'Warning', 'IPAllocationFail', err.message);
+        void podEvent(pod, 'Warning', 'IPAllocationFail', err.message);
       }
       throw err;
     }
