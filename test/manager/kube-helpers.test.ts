@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeClient} from '../../src/kube/index.ts';
+import type { KubeClient } from '../../src/kube/index.ts';
 import { Informer, LeaderElector, type Lease, retryOnConflict } from '../../src/kube/index.ts';
 import { useKube } from '../fixture/kube.ts';
 import { clientOf, eventually } from './helpers.ts';
