@@ -153,9 +153,9 @@ export class Daemon implements CniHandler {
     await Promise.all(running);
   }
 
-  /** True once caches synced and the node was reconciled once (`/ready`, CNI STATUS). */
+  /** True once caches synced, the node was reconciled once and the CNI socket listens (`/ready`, CNI STATUS). */
   ready(): boolean {
-    return this.synced && this.reconciled;
+    return this.synced && this.reconciled && this.server !== undefined;
   }
 
   /** Schedules a reconcile (debounced). */

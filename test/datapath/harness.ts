@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -251,7 +251,7 @@ export class Harness {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const r = await sh('ip', ['netns', 'exec', node.ns, 'curl', '-sf', 'http://127.0.0.1:11021/ready']);
-      if (r.code === 0) return;
+      if (r.code === 0 && existsSync(node.socket)) return;
       if (node.daemon.exitCode !== null) throw new Error(`daemon ${node.name} exited: see ${node.dir}/daemon.log`);
       if (Date.now() > deadline) throw new Error(`daemon ${node.name} not ready in 60s: see ${node.dir}/daemon.log`);
       await new Promise((r2) => setTimeout(r2, 200));

@@ -1,0 +1,258 @@
+/**
+ * CNI benchmark (root + netns (real)); prints numbers and ratios from one run, asserts nothing.
+ *
+ * 1. CNI ADD / DEL latency (p50 / p95 / p99) of the hybridnet plugin binary → daemon (real kube-apiserver, real
+ *    manager, IPInstances allocated before the clock starts) for N pods one after another and C pods at once, against
+ *    the Debian reference plugins `bridge` + `host-local` (/usr/lib/cni) called the same way (env + stdin), in the same
+ *    run (see /work/shared/harness/ref-bridge-bench.sh).
+ * 2. iperf3 (3 s, one TCP stream) pod → pod over VXLAN and over the underlay, as a ratio of node → node.
+ *
+ *   node --import tsx bench/cni/index.ts [N=50] [C=20]
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE } from '../../src/api/index.ts';
+import type { KubeClient } from '../../src/kube/index.ts';
+import { buildCni } from '../../tools/build-cni.ts';
+import { Harness, inNs, sh, type TestNode } from '../../test/datapath/harness.ts';
+import { eventually, startKube } from '../../test/fixture/kube.ts';
+import {
+  clientOf,
+  createNode,
+  createPod,
+  killChild,
+  overlayNetwork,
+  paths,
+  spawnManager,
+  subnet,
+  waitBound,
+} from '../../test/manager/helpers.ts';
+
+const N = Number(process.argv[2] ?? 50);
+const C = Number(process.argv[3] ?? 20);
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+const stats = (v: number[]): { p50: number; p95: number; p99: number } => ({
+  p50: +pct(v, 50).toFixed(1),
+  p95: +pct(v, 95).toFixed(1),
+  p99: +pct(v, 99).toFixed(1),
+});
+
+async function timed(fn: () => Promise<{ code: number; stdout: string }>, what: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await fn();
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`${what} failed: ${r.stdout}`);
+  return ms;
+}
+
+const kube = await startKube();
+const c: KubeClient = await clientOf(kube);
+const h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
+let manager: ReturnType<typeof spawnManager> | undefined;
+const cleanup = async (): Promise<void> => {
+  if (manager) await killChild(manager, 'SIGKILL');
+  await h.cleanup();
+  c.close();
+  await kube.stop();
+};
+try {
+  await buildCni();
+  await c.create('/api/v1/namespaces/default/serviceaccounts', {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'default' },
+  });
+  await h.up();
+  const nodes: TestNode[] = [];
+  for (const i of [1, 2]) {
+    await createNode(c, `node${i}`, { 'bench/underlay': 'true' });
+    nodes.push(await h.addNode(i));
+  }
+  const [n1, n2] = nodes as [TestNode, TestNode];
+  await c.create(paths.network(), overlayNetwork('overlay', 4));
+  await c.create(paths.network(), {
+    apiVersion: 'networking.alibaba.com/v1',
+    kind: 'Network',
+    metadata: { name: 'underlay' },
+    spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { 'bench/underlay': 'true' } },
+  });
+  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'));
+  await c.create(
+    paths.subnet(),
+    subnet('underlay-v4', 'underlay', '4', '192.168.56.0/24', {
+      gateway: '192.168.56.1',
+      start: '192.168.56.100',
+      end: '192.168.56.200',
+    }),
+  );
+  manager = spawnManager(kube, ['--identity=bench', '--metrics-port=0'], path.join(h.dir, 'manager.log'));
+  await eventually(
+    'underlay nodeList',
+    async () => {
+      const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('underlay'));
+      return (nw.status?.nodeList ?? []).length === 2;
+    },
+    60_000,
+  );
+  await Promise.all(nodes.map((n) => h.startDaemon(n, ['--log-level=warn'])));
+
+  // pods + namespaces, IPInstances allocated before timing
+  const mk = async (
+    name: string,
+    node: TestNode,
+    type = 'Overlay',
+  ): Promise<{ name: string; netns: string; uid: string }> => {
+    const pod: V1Pod = await createPod(c, 'default', name, {
+      nodeName: node.name,
+      annotations: { [ANNOTATION_NETWORK_TYPE]: type, [ANNOTATION_IP_FAMILY]: 'IPv4' },
+    });
+    const ns = await h.netns(`${h.prefix}p-${name}`);
+    return { name, netns: `/var/run/netns/${ns}`, uid: pod.metadata?.uid ?? '' };
+  };
+  const seq = await Promise.all(Array.from({ length: N }, (_, i) => mk(`s${i}`, n1)));
+  const con = await Promise.all(Array.from({ length: C }, (_, i) => mk(`c${i}`, n1)));
+  for (const p of [...seq, ...con])
+    await waitBound(c, 'default', { metadata: { name: p.name, uid: p.uid } }, 1, 60_000);
+  const env = (p: { name: string; netns: string }): Record<string, string> => ({
+    CNI_CONTAINERID: `bench-${p.name}`,
+    CNI_NETNS: p.netns,
+    CNI_IFNAME: 'eth0',
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name}`,
+  });
+  const conf = h.netconf(n1);
+  const ours = {
+    addSeq: [] as number[],
+    delSeq: [] as number[],
+    addCon: [] as number[],
+    delCon: [] as number[],
+    wallAddCon: 0,
+    wallDelCon: 0,
+  };
+  for (const p of seq) ours.addSeq.push(await timed(() => h.cni('ADD', env(p), conf), `ADD ${p.name}`));
+  for (const p of seq) ours.delSeq.push(await timed(() => h.cni('DEL', env(p), conf), `DEL ${p.name}`));
+  let t0 = performance.now();
+  ours.addCon = await Promise.all(con.map((p) => timed(() => h.cni('ADD', env(p), conf), `ADD ${p.name}`)));
+  ours.wallAddCon = performance.now() - t0;
+  t0 = performance.now();
+  ours.delCon = await Promise.all(con.map((p) => timed(() => h.cni('DEL', env(p), conf), `DEL ${p.name}`)));
+  ours.wallDelCon = performance.now() - t0;
+
+  // reference: bridge + host-local in a private host namespace
+  const refHost = await h.netns(`${h.prefix}refhost`);
+  const dataDir = path.join(h.dir, 'host-local');
+  mkdirSync(dataDir, { recursive: true });
+  const refConf = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'benchnet',
+    type: 'bridge',
+    bridge: 'cnibench0',
+    isGateway: true,
+    ipMasq: false,
+    ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.244.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] },
+  });
+  const refNs = await Promise.all(Array.from({ length: N + C + 1 }, (_, i) => h.netns(`${h.prefix}r${i}`)));
+  const ref = (cmd: string, i: number): Promise<{ code: number; stdout: string }> =>
+    sh('ip', ['netns', 'exec', refHost, '/usr/lib/cni/bridge'], {
+      input: refConf,
+      env: {
+        PATH: process.env.PATH ?? '',
+        CNI_COMMAND: cmd,
+        CNI_CONTAINERID: `ref${i}`,
+        CNI_NETNS: `/var/run/netns/${refNs[i]}`,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: '/usr/lib/cni',
+      },
+    });
+  await timed(() => ref('ADD', N + C), 'ref warm-up');
+  const reference = {
+    addSeq: [] as number[],
+    delSeq: [] as number[],
+    addCon: [] as number[],
+    delCon: [] as number[],
+    wallAddCon: 0,
+    wallDelCon: 0,
+  };
+  for (let i = 0; i < N; i++) reference.addSeq.push(await timed(() => ref('ADD', i), 'ref ADD'));
+  for (let i = 0; i < N; i++) reference.delSeq.push(await timed(() => ref('DEL', i), 'ref DEL'));
+  t0 = performance.now();
+  reference.addCon = await Promise.all(Array.from({ length: C }, (_, k) => timed(() => ref('ADD', N + k), 'ref ADD')));
+  reference.wallAddCon = performance.now() - t0;
+  t0 = performance.now();
+  reference.delCon = await Promise.all(Array.from({ length: C }, (_, k) => timed(() => ref('DEL', N + k), 'ref DEL')));
+  reference.wallDelCon = performance.now() - t0;
+
+  const rows = (['addSeq', 'delSeq', 'addCon', 'delCon'] as const).map((k) => {
+    const o = stats(ours[k]);
+    const r = stats(reference[k]);
+    return {
+      op: {
+        addSeq: `ADD ×${N} sequential`,
+        delSeq: `DEL ×${N} sequential`,
+        addCon: `ADD ×${C} concurrent`,
+        delCon: `DEL ×${C} concurrent`,
+      }[k],
+      'ours p50 ms': o.p50,
+      'ours p95': o.p95,
+      'ours p99': o.p99,
+      'ref p50 ms': r.p50,
+      'ref p95': r.p95,
+      'ref p99': r.p99,
+      'ours/ref p50': +(o.p50 / r.p50).toFixed(2),
+      'ours/ref p95': +(o.p95 / r.p95).toFixed(2),
+    };
+  });
+  console.log(
+    `CNI latency: hybridnet (plugin → daemon, IPv4 overlay pods) vs bridge+host-local, same run, ${new Date().toISOString()}`,
+  );
+  console.table(rows);
+  console.log(
+    `concurrent wall time: ADD ours ${ours.wallAddCon.toFixed(0)} ms vs ref ${reference.wallAddCon.toFixed(0)} ms; DEL ours ${ours.wallDelCon.toFixed(0)} ms vs ref ${reference.wallDelCon.toFixed(0)} ms`,
+  );
+
+  // iperf3
+  const o1 = await mk('io1', n1);
+  const o2 = await mk('io2', n2);
+  const u1 = await mk('iu1', n1, 'Underlay');
+  const u2 = await mk('iu2', n2, 'Underlay');
+  const ipOf = async (p: { name: string; netns: string; uid: string }): Promise<string> => {
+    await waitBound(c, 'default', { metadata: { name: p.name, uid: p.uid } }, 1, 60_000);
+    const r = await h.cni('ADD', env(p), h.netconf(p.name.endsWith('2') ? n2 : n1));
+    if (r.code !== 0) throw new Error(`ADD ${p.name}: ${r.stdout}`);
+    return ((r.json as { ips: { address: string }[] }).ips[0]?.address ?? '').split('/')[0] ?? '';
+  };
+  const ipO2 = await ipOf(o2);
+  await ipOf(o1);
+  const ipU2 = await ipOf(u2);
+  await ipOf(u1);
+  const iperf = async (serverNs: string, ip: string, clientNs: string): Promise<number> => {
+    const server = h.spawn(
+      'ip',
+      ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', ip],
+      path.join(h.dir, 'iperf.log'),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const out = await inNs(clientNs, 'iperf3', '-c', ip, '-t', '3', '-J');
+    await h.kill(server, 'SIGKILL');
+    return (
+      (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
+    );
+  };
+  const nsOf = (p: { netns: string }): string => path.basename(p.netns);
+  const node = await iperf(n2.ns, n2.ip4, n1.ns);
+  const vxlan = await iperf(nsOf(o2), ipO2, nsOf(o1));
+  const underlay = await iperf(nsOf(u2), ipU2, nsOf(u1));
+  console.log('iperf3, 3 s, 1 TCP stream (Gbit/s):');
+  console.table([
+    { path: 'node1 → node2 (baseline)', gbps: +node.toFixed(2), ratio: 1 },
+    { path: 'overlay pod → pod (VXLAN)', gbps: +vxlan.toFixed(2), ratio: +(vxlan / node).toFixed(2) },
+    { path: 'underlay pod → pod (netID 0)', gbps: +underlay.toFixed(2), ratio: +(underlay / node).toFixed(2) },
+  ]);
+  rmSync(dataDir, { recursive: true, force: true });
+} finally {
+  await cleanup();
+}
