@@ -297,4 +297,21 @@ describe('pod controller against kube-apiserver (real)', () => {
     await setContainerState(c, ns, 'evict-pod', 'terminated', 'Failed', 'Evicted');
     await eventually('IPInstance of evicted pod gone', async () => gone(c, paths.ipInstances(ns, ip!.metadata.name)));
   });
+
+  it('a completed pod (Succeeded, every container terminated) is decoupled', async () => {
+    const pod = await createPod(c, ns, 'job-pod', { nodeName: 'node-1' });
+    const [ip] = await waitBound(c, ns, pod);
+    await setContainerState(c, ns, 'job-pod', 'terminated', 'Succeeded');
+    await eventually('IPInstance of completed pod gone', async () => gone(c, paths.ipInstances(ns, ip!.metadata.name)));
+  });
+
+  it('a stateful pod whose owner reference was stripped is still reserved on deletion (owner from its IPInstance)', async () => {
+    const pod = await createPod(c, ns, 'strip-0', { nodeName: 'node-1', owner: sts });
+    const [ip] = await waitBound(c, ns, pod);
+    await c.mergePatch(paths.pods(ns, 'strip-0'), { metadata: { ownerReferences: null } });
+    await deletePod(c, ns, 'strip-0');
+    await eventually('pod gone', async () => gone(c, paths.pods(ns, 'strip-0')));
+    const kept = await c.get<IPInstance>(paths.ipInstances(ns, ip!.metadata.name));
+    expect(kept.spec.binding).toMatchObject({ nodeName: '', podUID: '', podName: 'strip-0' });
+  });
 });
