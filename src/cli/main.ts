@@ -8,6 +8,7 @@ import { registerManagerCommand } from './manager.ts';
 import { registerWebhookCommand } from './webhook.ts';
 import { registerSandboxCommand } from './sandbox.ts';
 import { registerDaemonCommand } from './daemon.ts';
+import { registerInstallCniCommand } from './install-cni.ts';
 
 /** Builds the top-level command with every registered subcommand. */
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerManagerCommand(program);
   registerSandboxCommand(program);
   registerDaemonCommand(program);
+  registerInstallCniCommand(program);
   return program;
 }
 

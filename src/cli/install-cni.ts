@@ -1,0 +1,85 @@
+/**
+ * `hybridnet install-cni`: what the chart's `install-cni` init container does (SPEC §1): copy the plugin bundle to the
+ * CNI bin dir, copy the community plugins it chains (`NEEDED_COMMUNITY_CNI_PLUGINS`, default `loopback`), remove old
+ * `*-hybridnet.conflist` files and write the conflist (`CNI_CONF_NAME`, default `06-hybridnet.conflist`).
+ */
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { DEFAULT_SOCKET } from '../daemon/constants.ts';
+
+/** The conflist of SPEC §6.1 (bandwidth chained when listed in `plugins`). */
+export function buildConflist(socket: string, plugins: string[], cniVersion = '0.3.1'): Record<string, unknown> {
+  return {
+    name: 'hybridnet',
+    cniVersion,
+    plugins: [
+      { type: 'hybridnet', server_socket: socket },
+      ...(plugins.includes('bandwidth') ? [{ type: 'bandwidth', capabilities: { bandwidth: true } }] : []),
+    ],
+  };
+}
+
+interface InstallFlags {
+  binDir: string;
+  confDir: string;
+  socket: string;
+  plugin: string;
+  communityDir: string;
+  plugins: string;
+  confName: string;
+  cniVersion: string;
+}
+
+/** Installs plugin + conflist; returns the files written. */
+export function installCni(f: InstallFlags): string[] {
+  const written: string[] = [];
+  mkdirSync(f.binDir, { recursive: true });
+  mkdirSync(f.confDir, { recursive: true });
+  if (!existsSync(f.plugin)) throw new Error(`plugin bundle ${f.plugin} not found: run npm run build:cni first`);
+  const target = path.join(f.binDir, 'hybridnet');
+  copyFileSync(f.plugin, `${target}.tmp`);
+  chmodSync(`${target}.tmp`, 0o755);
+  rmSync(target, { force: true });
+  copyFileSync(`${target}.tmp`, target);
+  chmodSync(target, 0o755);
+  rmSync(`${target}.tmp`, { force: true });
+  written.push(target);
+  const plugins = f.plugins
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of plugins) {
+    const src = path.join(f.communityDir, p);
+    if (!existsSync(src)) throw new Error(`community plugin ${p} not found in ${f.communityDir}`);
+    copyFileSync(src, path.join(f.binDir, p));
+    chmodSync(path.join(f.binDir, p), 0o755);
+    written.push(path.join(f.binDir, p));
+  }
+  for (const name of readdirSync(f.confDir))
+    if (name.endsWith('-hybridnet.conflist')) rmSync(path.join(f.confDir, name), { force: true });
+  const conf = path.join(f.confDir, f.confName);
+  writeFileSync(conf, JSON.stringify(buildConflist(f.socket, plugins, f.cniVersion), null, 2) + '\n');
+  written.push(conf);
+  return written;
+}
+
+/** Registers `hybridnet install-cni`. */
+export function registerInstallCniCommand(program: Command): void {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  program
+    .command('install-cni')
+    .description('install the CNI plugin and its conflist on this host (the install-cni init container)')
+    .option('--bin-dir <dir>', 'CNI plugin directory', '/opt/cni/bin')
+    .option('--conf-dir <dir>', 'CNI configuration directory', '/etc/cni/net.d')
+    .option('--socket <path>', 'daemon socket written as server_socket', DEFAULT_SOCKET)
+    .option('--plugin <file>', 'plugin bundle to install', path.join(repo, 'dist/cni/hybridnet'))
+    .option('--community-dir <dir>', 'where the community plugins are', '/usr/lib/cni')
+    .option('--plugins <list>', 'community plugins to copy', process.env.NEEDED_COMMUNITY_CNI_PLUGINS ?? 'loopback')
+    .option('--conf-name <name>', 'conflist file name', process.env.CNI_CONF_NAME ?? '06-hybridnet.conflist')
+    .option('--cni-version <v>', 'cniVersion of the conflist', '0.3.1')
+    .action((flags: InstallFlags) => {
+      for (const f of installCni(flags)) console.log(`installed ${f}`);
+    });
+}
