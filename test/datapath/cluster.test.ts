@@ -384,7 +384,9 @@ describe('cnitool, the libcni reference client (root + netns (real))', () => {
       NODE_EXTRA_CA_CERTS: '',
     };
     const tool = path.join(kubeBinDir(), 'cnitool');
-    const run = (...args: string[]): ReturnType<typeof sh> => sh(tool, args, { env, timeoutMs: 60_000 });
+    // like a runtime on that node: plugins run in the node's namespace (bandwidth's CHECK looks for the host veth there)
+    const run = (...args: string[]): ReturnType<typeof sh> =>
+      sh('ip', ['netns', 'exec', n2.ns, tool, ...args], { env, timeoutMs: 60_000 });
     const add = await run('add', 'hybridnet', `/var/run/netns/${ns}`);
     expect(add.code, add.stderr + add.stdout).toBe(0);
     const result = JSON.parse(add.stdout) as { ips: { address: string }[]; interfaces: { name: string }[] };
