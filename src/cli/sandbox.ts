@@ -31,14 +31,18 @@ function common(cmd: Command): Command {
     .option('--api-port <port>', 'loopback port of the API server proxy in the root namespace', int, DEFAULT_API_PORT);
 }
 
-async function guarded(fn: () => Promise<void>): Promise<void> {
+async function guarded(fn: () => Promise<void>, hint = ''): Promise<void> {
   try {
     await fn();
   } catch (e) {
-    process.stderr.write(`[sandbox] error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`[sandbox] error: ${e instanceof Error ? e.message : String(e)}\n${hint}`);
     process.exitCode = 1;
   }
 }
+
+const LEFT_AS_IS =
+  '[sandbox] what was started is left as is for inspection (logs in <dir>/logs); ' +
+  '`hybridnet sandbox down` removes it, `up` again starts afresh\n';
 
 /** Registers `sandbox` and its subcommands on `program`. */
 export function registerSandboxCommand(program: Command): void {
@@ -52,7 +56,7 @@ export function registerSandboxCommand(program: Command): void {
       guarded(async () => {
         const t = await up(f);
         process.stdout.write(envLines(t.dir).join('\n') + '\n');
-      }),
+      }, LEFT_AS_IS),
     );
 
   common(sandbox.command('demo'))
@@ -62,7 +66,7 @@ export function registerSandboxCommand(program: Command): void {
         const { runDemo } = await import('../sandbox/demo.ts');
         const ok = await runDemo(f, new Progress());
         if (!ok) process.exitCode = 1;
-      }),
+      }, LEFT_AS_IS),
     );
 
   common(sandbox.command('down'))

@@ -355,16 +355,16 @@ export async function startControlPlane(t: Topology, progress: Progress): Promis
     { netns: cp, env },
   );
   await Promise.all([
-    waitFor(kcm, 'https://127.0.0.1:10257/healthz', 60_000, async () => {
+    waitFor(kcm, 'https://127.0.0.1:10257/healthz', 180_000, async () => {
       return (await statusIn(cp, 'https://127.0.0.1:10257/healthz')) === 200;
     }),
-    waitFor(sched, 'https://127.0.0.1:10259/healthz', 60_000, async () => {
+    waitFor(sched, 'https://127.0.0.1:10259/healthz', 180_000, async () => {
       return (await statusIn(cp, 'https://127.0.0.1:10259/healthz')) === 200;
     }),
-    waitFor(webhook, `https://${t.cp.ipv4}:${WEBHOOK_PORT} accepting TLS`, 60_000, async () => {
+    waitFor(webhook, `https://${t.cp.ipv4}:${WEBHOOK_PORT} accepting TLS`, 180_000, async () => {
       return (await statusIn(cp, `https://${t.cp.ipv4}:${WEBHOOK_PORT}/validate`)) > 0;
     }),
-    waitFor(manager, 'http://127.0.0.1:9899/healthz', 60_000, async () => {
+    waitFor(manager, 'http://127.0.0.1:9899/healthz', 180_000, async () => {
       return (await statusIn(cp, 'http://127.0.0.1:9899/healthz')) === 200;
     }),
   ]);

@@ -135,7 +135,7 @@ export async function up(opts: TopologyOptions, progress = new Progress()): Prom
     started.push(await startDaemon(t, n, id));
   }
   const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + 180_000;
   for (;;) {
     for (const s of started) {
       if (!alive(s.pid)) throw new ComponentError(s.name, 'exited during start-up', s.logFile);
@@ -150,7 +150,7 @@ export async function up(opts: TopologyOptions, progress = new Progress()): Prom
       const s = started.find((x) => x.name === `kubelet-standin-${missing[0] ?? ''}`);
       throw new ComponentError(
         s?.name ?? 'kubelet-standin',
-        `nodes ${missing.join(', ')} not Ready after 90 s`,
+        `nodes ${missing.join(', ')} not Ready after 180 s`,
         s?.logFile ?? '',
       );
     }
