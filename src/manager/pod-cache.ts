@@ -36,6 +36,11 @@ export class PodIPCache {
     return this.byPod.get(`${namespace}/${name}`)?.uid === uid;
   }
 
+  /** Number of IPInstances recorded for the pod (0 when not cached). */
+  count(namespace: string, name: string): number {
+    return this.byPod.get(`${namespace}/${name}`)?.instances.size ?? 0;
+  }
+
   /** Records (overwrites) the addresses of a pod. */
   record(namespace: string, name: string, uid: string, instanceNames: readonly string[]): void {
     const key = `${namespace}/${name}`;

@@ -659,6 +659,32 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
     if (hasFinalizer(pod)) await setPodFinalizer(pod, false);
   };
 
+  /**
+   * A manager killed between the two IPInstance creations of a DualStack pod leaves the pod with one address, and the
+   * rebuilt pod IP cache says "done". For a non-stateful pod that should be DualStack and holds one address, delete
+   * that address (released through its finalizer) and forget the pod: the IPInstance delete event requeues it and it
+   * gets a fresh pair.
+   */
+  const repairHalfDualStack = async (pod: V1Pod): Promise<void> => {
+    const ns = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    if (podIPCache.count(ns, name) !== 1 || isStatefulPod(pod, config.statefulWorkloadKinds)) return;
+    let family: IPFamilyMode;
+    try {
+      family = chooseNetwork(pod).family;
+    } catch {
+      return;
+    }
+    if (family !== 'DualStack') return;
+    const mine = podInstances(ns, name).filter((i) => i.spec.binding?.podUID === pod.metadata?.uid);
+    log.warn(
+      { pod: `${ns}/${name}`, ipinstances: mine.map((i) => i.metadata.name) },
+      'DualStack pod holds one address; reallocating a pair',
+    );
+    for (const inst of mine) await deleteInstance(inst);
+    podIPCache.forgetPod(ns, name);
+  };
+
   return async (key: string): Promise<void> => {
     if (!ctx.isActive()) return;
     const pod = caches.pods.get(key);
@@ -672,7 +698,10 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
       return;
     }
     if (!pod.spec?.nodeName) return;
-    if (podIPCache.has(ns, name, pod.metadata?.uid ?? '')) return;
+    if (podIPCache.has(ns, name, pod.metadata?.uid ?? '')) {
+      await repairHalfDualStack(pod);
+      return;
+    }
     try {
       const choice = chooseNetwork(pod);
       if (isStatefulPod(pod, config.statefulWorkloadKinds)) await statefulAllocate(pod, choice);

@@ -9,7 +9,20 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATION_IP_POOL, ANNOTATION_SPECIFIED_SUBNET, LABEL_POD, type IPInstance } from '../../src/api/index.ts';
+import {
+  ANNOTATION_IP_FAMILY,
+  ANNOTATION_IP_POOL,
+  ANNOTATION_SPECIFIED_SUBNET,
+  FINALIZER_IP_ALLOCATED,
+  IPInstanceResource,
+  LABEL_NETWORK,
+  LABEL_NODE,
+  LABEL_POD,
+  LABEL_POD_UID,
+  LABEL_SUBNET,
+  LABEL_VERSION,
+  type IPInstance,
+} from '../../src/api/index.ts';
 import type { KubeClient, Lease } from '../../src/kube/index.ts';
 import { useKube } from '../fixture/kube.ts';
 import {
@@ -42,7 +55,55 @@ describe('leader election and restarts against kube-apiserver (real)', () => {
     await createNode(c, 'node-1', { 'hn/underlay': 'l' });
     await c.create(paths.network(), underlayNetwork('net', { 'hn/underlay': 'l' }, 0));
     await c.create(paths.subnet(), subnet('net-v4', 'net', '4', '10.60.0.0/24', { gateway: '10.60.0.1' }));
+    await c.create(paths.subnet(), subnet('net-v6', 'net', '6', 'fd00:60::/120', { gateway: 'fd00:60::1' }));
   }, 180_000);
+
+  it('a DualStack pod left with one address by a crash between its two IPInstances gets a fresh pair after restart', async () => {
+    const pod = await createPod(c, ns, 'half', {
+      nodeName: 'node-1',
+      annotations: { [ANNOTATION_IP_FAMILY]: 'DualStack' },
+    });
+    const uid = pod.metadata?.uid ?? '';
+    await c.create(paths.ipInstances(ns), {
+      apiVersion: IPInstanceResource.apiVersion,
+      kind: 'IPInstance',
+      metadata: {
+        name: '10-60-0-250',
+        namespace: ns,
+        labels: {
+          [LABEL_VERSION]: 'v1.2',
+          [LABEL_SUBNET]: 'net-v4',
+          [LABEL_NETWORK]: 'net',
+          [LABEL_NODE]: 'node-1',
+          [LABEL_POD]: 'half',
+          [LABEL_POD_UID]: uid,
+        },
+        finalizers: [FINALIZER_IP_ALLOCATED],
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'Pod', name: 'half', uid, controller: true, blockOwnerDeletion: false },
+        ],
+      },
+      spec: {
+        network: 'net',
+        subnet: 'net-v4',
+        address: { version: '4', ip: '10.60.0.250/24', gateway: '10.60.0.1', netID: 0, mac: '02:12:34:00:00:99' },
+        binding: {
+          referredObject: { kind: 'Pod', name: 'half', uid },
+          nodeName: 'node-1',
+          podName: 'half',
+          podUID: uid,
+        },
+      },
+    });
+    const m = await startManager(kube());
+    try {
+      const pair = await waitBound(c, ns, pod, 2);
+      expect(pair.map((i) => i.spec.address.version).sort()).toEqual(['4', '6']);
+      await eventually('the lone half gone', () => gone(c, paths.ipInstances(ns, '10-60-0-250')));
+    } finally {
+      await m.stop();
+    }
+  }, 120_000);
 
   afterAll(() => c?.close());
 
