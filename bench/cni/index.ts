@@ -12,7 +12,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE } from '../../src/api/index.ts';
+import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE, NETWORKING_API_VERSION } from '../../src/api/index.ts';
 import type { KubeClient } from '../../src/kube/index.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { Harness, inNs, sh, type TestNode } from '../../test/datapath/harness.ts';
@@ -76,7 +76,7 @@ try {
   const [n1, n2] = nodes as [TestNode, TestNode];
   await c.create(paths.network(), overlayNetwork('overlay', 4));
   await c.create(paths.network(), {
-    apiVersion: 'networking.alibaba.com/v1',
+    apiVersion: NETWORKING_API_VERSION,
     kind: 'Network',
     metadata: { name: 'underlay' },
     spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { 'bench/underlay': 'true' } },

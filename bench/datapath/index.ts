@@ -9,7 +9,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { IPInstance, Network, NodeInfo, Subnet } from '../../src/api/index.ts';
+import {
+  NETWORKING_API_VERSION,
+  type IPInstance,
+  type Network,
+  type NodeInfo,
+  type Subnet,
+} from '../../src/api/index.ts';
 import { applyNodePlan, changeCount } from '../../src/daemon/apply/node.ts';
 import { run } from '../../src/daemon/apply/exec.ts';
 import { readLinks, readRules } from '../../src/daemon/apply/read.ts';
@@ -28,7 +34,7 @@ function nodeIP(i: number): string {
 }
 
 function cluster(remote: number, subnets: number): ClusterState {
-  const meta = { apiVersion: 'networking.alibaba.com/v1' as const };
+  const meta = { apiVersion: NETWORKING_API_VERSION };
   const networks: Network[] = [
     { ...meta, kind: 'Network', metadata: { name: 'ovl' }, spec: { type: 'Overlay', netID: 4 } },
     {

@@ -48,7 +48,12 @@ const daemonAnswer: DaemonAddResponse = {
 describe('parseConfig (CNI spec §"Network configuration", SPEC §6.1)', () => {
   it('accepts the shipped configuration and reads server_socket', () => {
     const c = parseConfig(conf());
-    expect(c).toMatchObject({ cniVersion: '1.0.0', name: 'hybridnet', serverSocket: '/run/x.sock', timeoutMs: 120_000 });
+    expect(c).toMatchObject({
+      cniVersion: '1.0.0',
+      name: 'hybridnet',
+      serverSocket: '/run/x.sock',
+      timeoutMs: 120_000,
+    });
   });
   it('refuses malformed JSON with code 6', () => {
     expect(codeOf(() => parseConfig('{nope'))).toBe(CniCode.DecodingFailure);
@@ -99,9 +104,9 @@ describe('parseCniArgs / parseInvocation (CNI spec §"Parameters", D4)', () => {
     expect(del).toMatchObject({ command: 'DEL', netns: '', containerID: 'abc123' });
   });
   it('CHECK needs 0.4.0+ and a prevResult; STATUS and GC need 1.1.0', () => {
-    expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: 'CHECK' }), parseConfig(conf({ cniVersion: '0.3.1' }))))).toBe(
-      CniCode.IncompatibleVersion,
-    );
+    expect(
+      codeOf(() => parseInvocation(env({ CNI_COMMAND: 'CHECK' }), parseConfig(conf({ cniVersion: '0.3.1' })))),
+    ).toBe(CniCode.IncompatibleVersion);
     expect(codeOf(() => parseInvocation(env({ CNI_COMMAND: 'CHECK' }), parseConfig(conf())))).toBe(
       CniCode.InvalidConfig,
     );

@@ -13,9 +13,11 @@ import {
   ANNOTATION_CALICO_POD_IPS,
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
+  ANNOTATION_SPECIFIED_NETWORK,
   IPInstanceResource,
   NodeInfoResource,
   type IPInstance,
+  NETWORKING_API_VERSION,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
@@ -116,7 +118,7 @@ beforeAll(async () => {
   }
   await c.create(paths.network(), overlayNetwork('overlay', 4));
   await c.create(paths.network(), {
-    apiVersion: 'networking.alibaba.com/v1',
+    apiVersion: NETWORKING_API_VERSION,
     kind: 'Network',
     metadata: { name: 'underlay' },
     spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [UNDERLAY_LABEL]: 'true' } },
@@ -354,7 +356,7 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
 });
 
 describe('cnitool, the libcni reference client (root + netns (real))', () => {
-  it('ADD / CHECK / STATUS / DEL of a chained conflist (hybridnet + bandwidth) gets a working pod', async () => {
+  it('ADD / CHECK / STATUS / DEL of a chained conflist (hybridnet + portmap) gets a working pod', async () => {
     const n2 = node('node2');
     await createPod(c, 'default', 'tool', {
       nodeName: 'node2',
@@ -365,13 +367,14 @@ describe('cnitool, the libcni reference client (root + netns (real))', () => {
     mkdirSync(confDir, { recursive: true });
     writeFileSync(
       path.join(confDir, '06-hybridnet.conflist'),
-      // 1.0.0: Debian's bandwidth plugin (1.1.1) does not speak 1.1.0
+      // 1.0.0: Debian's community plugins (1.1.1) do not speak 1.1.0
       JSON.stringify({
         cniVersion: '1.0.0',
         name: 'hybridnet',
         plugins: [
           { type: 'hybridnet', server_socket: n2.socket },
-          { type: 'bandwidth', capabilities: { bandwidth: true } },
+          // portmap, not bandwidth: Debian's bandwidth 1.1.1 CHECK dereferences nil when no limit is configured
+          { type: 'portmap', capabilities: { portMappings: true } },
         ],
       }),
     );
@@ -471,7 +474,7 @@ describe('daemon restart (root + netns (real))', () => {
     expect(existsSync(record)).toBe(true);
     expect(existsSync(path.join(n1.dir, 'hybridnet-pending-del', victim.containerID))).toBe(true);
     const before = await snapshot();
-    await h.startDaemon(n1);
+    await h.startDaemon(n1, ['--ip-instance-wait-timeout=3s']);
     expect(existsSync(record)).toBe(false);
     expect(existsSync(path.join(n1.dir, 'hybridnet-pending-del', victim.containerID))).toBe(false);
     expect(await ping(pod('ovl-a').ns, ipOf(pod('ovl-r'), 4))).toBe(true);
@@ -480,5 +483,28 @@ describe('daemon restart (root + netns (real))', () => {
     const rules = (s: string): string[] => s.split('\n').filter((l) => /lookup/.test(l));
     expect(rules(after)).toEqual(rules(before));
     expect(after.split('\n').length).toBeLessThanOrEqual(before.split('\n').length);
+  });
+
+  it('an ADD whose pod never gets an IPInstance times out (D5) with an error naming the pod', async () => {
+    const n1 = node('node1');
+    const obj = await createPod(c, 'default', 'orphan', {
+      nodeName: 'node1',
+      annotations: { [ANNOTATION_SPECIFIED_NETWORK]: 'no-such-network' },
+    });
+    const ns = await h.netns(`${h.prefix}p-orphan`);
+    const p = {
+      name: 'orphan',
+      containerID: 'ctr-orphan',
+      netns: `/var/run/netns/${ns}`,
+      uid: obj.metadata?.uid ?? '',
+    };
+    const t0 = Date.now();
+    const r = await h.cni('ADD', cniEnv(p), h.netconf(n1));
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ code: 11 });
+    expect((r.json as { msg: string }).msg).toMatch(
+      /failed to wait for pod default\/orphan .* expect 1 IPInstance\(s\) and got 0 within 3s/,
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2900);
   });
 });

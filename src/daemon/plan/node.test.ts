@@ -1,3 +1,4 @@
+import { NETWORKING_API_VERSION } from '../../api/index.ts';
 import { describe, expect, it } from 'vitest';
 import type { IPInstance, Network, NodeInfo, Subnet } from '../../api/index.ts';
 import { hostVethName } from '../../net/index.ts';
@@ -16,7 +17,7 @@ const OPTS: PlanOptions = {
 };
 
 const network = (name: string, spec: Network['spec'], nodeList: string[] = []): Network => ({
-  apiVersion: 'networking.alibaba.com/v1',
+  apiVersion: NETWORKING_API_VERSION,
   kind: 'Network',
   metadata: { name },
   spec,
@@ -29,7 +30,7 @@ const subnet = (
   range: Subnet['spec']['range'],
   extra: Partial<Subnet['spec']> = {},
 ): Subnet => ({
-  apiVersion: 'networking.alibaba.com/v1',
+  apiVersion: NETWORKING_API_VERSION,
   kind: 'Subnet',
   metadata: { name },
   spec: { network: net, range, ...extra },
@@ -44,7 +45,7 @@ const instance = (
   sub: string,
   netID: number | null = null,
 ): IPInstance => ({
-  apiVersion: 'networking.alibaba.com/v1',
+  apiVersion: NETWORKING_API_VERSION,
   kind: 'IPInstance',
   metadata: { name: `${name}-${version}`, namespace: 'default', labels: {} },
   spec: {
@@ -56,7 +57,7 @@ const instance = (
 });
 
 const nodeInfo = (name: string, ip: string, mac: string): NodeInfo => ({
-  apiVersion: 'networking.alibaba.com/v1',
+  apiVersion: NETWORKING_API_VERSION,
   kind: 'NodeInfo',
   metadata: { name },
   spec: { vtepInfo: { ip, mac, localIPs: [ip] } },
