@@ -7,7 +7,10 @@
 // In-cluster credentials by default; HN_API_SERVER, HN_TOKEN_FILE and HN_CA_FILE override them (tests).
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { Buffer } from 'node:buffer';
+import console from 'node:console';
 import process from 'node:process';
+import { URL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
