@@ -285,7 +285,7 @@ export function scanComponent(entry: string, repoRoot: string): ScanResult {
       if (ts.isIdentifier(n)) visitIdentifier(n);
       else if (ts.isPropertyAccessExpression(n)) {
         // `paths.network`: the member decides, not the whole `paths` object.
-        if (symbolOf(n.name)?.declarations?.length) visitIdentifier(n.name);
+        if (ts.isIdentifier(n.name) && symbolOf(n.name)?.declarations?.length) visitIdentifier(n.name);
         else walk(n.expression);
       } else ts.forEachChild(n, walk);
     };
