@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { criCniArgs, versionAtLeast } from './cni-runtime.ts';
 import { ipsOf } from './kubelet-standin.ts';
-import { hybridnetConflist } from './nodes.ts';
 
 describe('CRI-style CNI invocation', () => {
   it('builds CNI_ARGS exactly as containerd CRI does', () => {
@@ -19,16 +18,5 @@ describe('CRI-style CNI invocation', () => {
   it('reads pod addresses from a CNI result, IPv4 first', () => {
     expect(ipsOf({ ips: [{ address: 'fd00::1/64' }, { address: '10.0.0.2/24' }] })).toEqual(['10.0.0.2', 'fd00::1']);
     expect(ipsOf(undefined)).toEqual([]);
-  });
-
-  it('installs the shipped conflist (SPEC §6.1) with the node daemon socket', () => {
-    expect(hybridnetConflist('/s/hybridnet.sock')).toEqual({
-      name: 'hybridnet',
-      cniVersion: '0.3.1',
-      plugins: [
-        { type: 'hybridnet', server_socket: '/s/hybridnet.sock' },
-        { type: 'bandwidth', capabilities: { bandwidth: true } },
-      ],
-    });
   });
 });

@@ -3,7 +3,8 @@
  * container does (SPEC §1 table, §6.1) but into a per-node directory under the state dir, the `hybridnet daemon`
  * (inside the node namespace, reaching the API server over the LAN) and the kubelet stand-in.
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { installCni as installCniFiles } from '../cli/install-cni.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { cniPluginBundle, hybridnetArgv, REFERENCE_PLUGIN_DIR, repoRoot } from './binaries.ts';
@@ -33,18 +34,6 @@ export function nodePaths(n: NodePlan): {
   };
 }
 
-/** The shipped conflist (SPEC §6.1) with `server_socket` pointing at this node's daemon socket. */
-export function hybridnetConflist(socket: string): Record<string, unknown> {
-  return {
-    name: 'hybridnet',
-    cniVersion: '0.3.1',
-    plugins: [
-      { type: 'hybridnet', server_socket: socket },
-      { type: 'bandwidth', capabilities: { bandwidth: true } },
-    ],
-  };
-}
-
 /** Builds the CNI plugin bundle into `<dir>/cni/hybridnet` (esbuild via tools/build-cni.ts). */
 export async function buildCniPlugin(dir: string): Promise<string> {
   const out = path.join(dir, 'cni', 'hybridnet');
@@ -57,14 +46,23 @@ export async function buildCniPlugin(dir: string): Promise<string> {
   throw new Error('the hybridnet CNI plugin is missing: neither tools/build-cni.ts nor dist/cni/hybridnet exists');
 }
 
-/** Installs plugin binaries and the conflist for one node (what `install-cni` does, into the node dir). */
+/**
+ * Installs plugin binaries and the conflist for one node with `hybridnet install-cni`'s own code (the daemon set's
+ * init container), into the node dir instead of /opt/cni/bin and /etc/cni/net.d.
+ */
 export async function installCni(n: NodePlan, plugin: string): Promise<void> {
   const p = nodePaths(n);
   await Promise.all([p.bin, p.netd, p.pods, p.daemonState].map((d) => mkdir(d, { recursive: true })));
-  await copyFile(plugin, path.join(p.bin, 'hybridnet'));
-  for (const c of COMMUNITY_PLUGINS) await copyFile(path.join(REFERENCE_PLUGIN_DIR, c), path.join(p.bin, c));
-  await run(['chmod', '0755', ...['hybridnet', ...COMMUNITY_PLUGINS].map((b) => path.join(p.bin, b))]);
-  await writeFile(path.join(p.netd, CONFLIST_NAME), JSON.stringify(hybridnetConflist(p.socket), null, 2) + '\n');
+  installCniFiles({
+    binDir: p.bin,
+    confDir: p.netd,
+    socket: p.socket,
+    plugin,
+    communityDir: REFERENCE_PLUGIN_DIR,
+    plugins: COMMUNITY_PLUGINS.join(','),
+    confName: CONFLIST_NAME,
+    cniVersion: '0.3.1',
+  });
 }
 
 /** Starts `hybridnet daemon` inside the node namespace. */
