@@ -643,7 +643,8 @@ export function podReconciler(ctx: ManagerContext): (key: string) => Promise<voi
     }
     if (owner.kind !== undefined && config.statefulWorkloadKinds.includes(owner.kind)) {
       if (anyContainerRunning(pod)) return; // preStop hooks keep networking until containers stop
-      await reserve(pod);
+      // Under the allocation gate: a refresh cannot re-read the instances half-way through the reservation.
+      await ctx.gate.shared(() => reserve(pod));
       await setPodFinalizer(pod, false);
       void podEvent(pod, 'Normal', 'IPReserveSucceed', 'reserve IPs successfully');
       return;
