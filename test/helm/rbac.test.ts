@@ -16,14 +16,14 @@ interface Rule {
 }
 
 /** `group|resource|verb` → where it is granted (`ClusterRole/x` or `Role/ns/x`) for the ServiceAccount. */
-export function grantsOf(objs: Rendered[], namespace: string, sa: string): Map<string, string[]> {
+function grantsOf(objs: Rendered[], namespace: string, sa: string): Map<string, string[]> {
   const grants = new Map<string, string[]>();
   const bound = (o: Rendered): boolean =>
     ((o as { subjects?: { kind: string; name: string; namespace?: string }[] }).subjects ?? []).some(
       (s) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === namespace,
     );
   for (const binding of objs.filter((o) => (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') && bound(o))) {
-    const ref = (binding as { roleRef: { kind: string; name: string } }).roleRef;
+    const ref = (binding as unknown as { roleRef: { kind: string; name: string } }).roleRef;
     const role = objs.find(
       (o) =>
         o.kind === ref.kind &&
@@ -35,7 +35,7 @@ export function grantsOf(objs: Rendered[], namespace: string, sa: string): Map<s
       role.kind === 'Role'
         ? `Role/${role.metadata.namespace}/${role.metadata.name}`
         : `ClusterRole/${role.metadata.name}`;
-    for (const rule of (role as { rules: Rule[] }).rules) {
+    for (const rule of (role as unknown as { rules: Rule[] }).rules) {
       for (const g of rule.apiGroups)
         for (const r of rule.resources)
           for (const v of rule.verbs) {
