@@ -37,11 +37,11 @@ import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
 import { ipBatch, run as realRun, writeSysctls, writeSysctlsIn, type Runner } from './apply/exec.ts';
 import { readLinks, readRules } from './apply/read.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
-import { HOST_VETH_MAC } from './constants.ts';
+import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
 import { planPodAdd } from './plan/pod.ts';
-import type { ClusterState, LinkFacts, NodeFacts, NodePlan } from './plan/types.ts';
+import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
 
@@ -118,11 +118,21 @@ export class Daemon implements CniHandler {
       return l[LABEL_NODE] && l[LABEL_POD_UID] ? [`${l[LABEL_NODE]}/${l[LABEL_POD_UID]}`] : [];
     });
     this.store = new AttachmentStore(config.stateDir, pendingDeleteDir(config.socket));
-    const handlers = { add: () => this.trigger(), update: () => this.trigger(), delete: () => this.trigger() };
-    this.networks.on(handlers);
-    this.subnets.on(handlers);
-    this.nodeInfos.on(handlers);
-    this.ipInstances.on(handlers);
+    // Only what the plan reads triggers a reconcile: status-only writes (the manager's subnet counters, our own
+    // IPInstance status patches) would otherwise cost a full reconcile per pod.
+    const on = <T>(inf: Informer<T & { metadata?: object }>, relevant: (o: T) => unknown): void =>
+      inf.on({
+        add: () => this.trigger(),
+        delete: () => this.trigger(),
+        update: (a, b) => {
+          if (JSON.stringify(relevant(a)) !== JSON.stringify(relevant(b))) this.trigger();
+        },
+      });
+    const del = (o: { metadata?: { deletionTimestamp?: unknown } }): unknown => o.metadata?.deletionTimestamp;
+    on<Network>(this.networks, (n) => [n.spec, n.status?.nodeList, del(n)]);
+    on<Subnet>(this.subnets, (x) => [x.spec, del(x)]);
+    on<NodeInfo>(this.nodeInfos, (x) => [x.spec, del(x)]);
+    on<IPInstance>(this.ipInstances, (x) => [x.spec, x.metadata?.labels, del(x)]);
   }
 
   /** Runs until `signal` aborts: informers, first reconcile, start-up GC, then the CNI server. */
@@ -205,12 +215,7 @@ export class Daemon implements CniHandler {
   private async reconcileLocked(opts: { iptables?: boolean } = {}): Promise<ApplyReport> {
     const t0 = performance.now();
     const facts = await this.facts();
-    const plan = planNode(this.clusterState(), facts, {
-      localDirectTable: this.config.localDirectTable,
-      toOverlayTable: this.config.toOverlayTable,
-      overlayMarkTable: this.config.overlayMarkTable,
-      vxlanUdpPort: this.config.vxlanUdpPort,
-    });
+    const plan = planNode(this.clusterState(), facts, this.planOptions());
     for (const w of plan.warnings) this.logger.warn({ node: this.config.nodeName }, w);
     const iptablesKey = JSON.stringify([plan.ipsets, plan.iptables]);
     const iptables =
@@ -382,9 +387,7 @@ export class Daemon implements CniHandler {
         await ipBatch(this.runner, plan.hostBatch);
         await writeSysctlsIn(this.runner, req.netns, plan.podSysctls);
         await ipBatch(this.runner, plan.podBatch, ['nsenter', `--net=${req.netns}`, '--']);
-        // routes, rules, proxy entries now (the pod is usable when ADD returns); ipsets/iptables follow in the
-        // next full reconcile, triggered below
-        await this.reconcileLocked({ iptables: false });
+        await this.wirePodIntoNode(instances, facts);
         this.trigger();
       } catch (err) {
         await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
@@ -481,6 +484,56 @@ export class Daemon implements CniHandler {
     }
   }
 
+  /**
+   * The node-side state a new pod needs before ADD returns (SPEC §7.3 step 8 readiness): its proxy neighbours on the
+   * forward / VXLAN devices, its from-subnet rule and table, its address in HYBR-LOCAL-POD-IP (the underlay loop guard
+   * would drop its inbound traffic otherwise). Targeted when the subnet is already wired; a full kernel reconcile
+   * (without the iptables refresh, which follows asynchronously) when it is not.
+   */
+  private async wirePodIntoNode(instances: IPInstance[], before: NodeFacts): Promise<void> {
+    const links = await readLinks(this.runner);
+    const facts: NodeFacts = { ...before, links };
+    const plan = planNode(this.clusterState(), facts, this.planOptions());
+    const ips = new Set(instances.map((i) => plainIP(i.spec.address.ip)));
+    const subnetCidrs = new Set(
+      instances.map((i) => this.subnets.get(i.spec.subnet)?.spec.range.cidr).filter((x): x is string => !!x),
+    );
+    const haveRule = [...subnetCidrs].every((cidr) => before.currentRules.some((r) => r.from === cidr));
+    const haveRoutes = plan.routes.filter((r) => r.table === this.config.localDirectTable && ips.has(r.dst));
+    if (!haveRule || haveRoutes.length !== ips.size) {
+      await this.reconcileLocked({ iptables: false });
+    } else {
+      const lines = plan.neighbours
+        .filter((n) => n.proxy && ips.has(n.ip))
+        .map((n) => `neigh replace proxy ${n.ip} dev ${n.dev}`);
+      await writeSysctls(
+        Object.fromEntries(
+          Object.entries(plan.sysctls).filter(([k]) => k.includes('/proxy_ndp') || k.includes('/proxy_delay')),
+        ),
+      );
+      await ipBatch(this.runner, lines);
+    }
+    if (this.config.iptables) {
+      const sets = plan.ipsets.filter((x) => x.name.endsWith(IPSet.LocalPodIP));
+      const script = sets
+        .flatMap((set) => [
+          `create ${set.name} ${set.type} family ${set.family === 6 ? 'inet6' : 'inet'}`,
+          ...set.members.filter((m) => ips.has(m)).map((m) => `add ${set.name} ${m}`),
+        ])
+        .join('\n');
+      await this.runner('ipset', ['-exist', 'restore'], script + '\n');
+    }
+  }
+
+  private planOptions(): PlanOptions {
+    return {
+      localDirectTable: this.config.localDirectTable,
+      toOverlayTable: this.config.toOverlayTable,
+      overlayMarkTable: this.config.overlayMarkTable,
+      vxlanUdpPort: this.config.vxlanUdpPort,
+    };
+  }
+
   /** Removes an attachment's datapath (host veth; the pair goes with it) and its record. */
   private async removeAttachment(a: Attachment): Promise<void> {
     await this.runner('ip', ['link', 'del', a.hostVeth]).catch(() => undefined);
@@ -497,7 +550,7 @@ export class Daemon implements CniHandler {
       if (a) await this.removeAttachment(a);
       await this.store.clearPendingDelete(req.containerID);
     });
-    this.trigger();
+    // nothing to reconcile: the pod's routes went with its veth; proxy entries follow the IPInstance (manager)
     end('ok');
   }
 

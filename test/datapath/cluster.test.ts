@@ -213,7 +213,7 @@ describe('overlay VXLAN (root + netns (real))', () => {
     expect(mtu.trim()).toBe('1450');
   });
 
-  it('IPInstance status and the podIPs annotation are written on ADD', async () => {
+  it('IPInstance status and the podIPs annotation are written on ADD; /metrics and /live answer', async () => {
     const a = pod('ovl-a');
     const list = await c.get<{ items: IPInstance[] }>(resourcePath(IPInstanceResource, 'default'));
     const mine = list.items.filter((i) => i.spec.binding?.podName === 'ovl-a');
@@ -222,6 +222,10 @@ describe('overlay VXLAN (root + netns (real))', () => {
       expect(i.status?.sandboxID).toBe(a.containerID);
       expect(i.status?.nodeName).toBe('node1');
     }
+    const metrics = await inNs(node('node1').ns, 'curl', '-sf', 'http://127.0.0.1:8091/metrics');
+    expect(metrics).toMatch(/hybridnet_cni_requests_total\{command="add",result="ok"\} [1-9]/);
+    expect(metrics).toContain('hybridnet_node_reconcile_duration_seconds_count');
+    expect(await inNs(node('node1').ns, 'curl', '-sf', 'http://127.0.0.1:11021/live')).toBe('ok\n');
     const p = await c.get<V1Pod>(paths.pods('default', 'ovl-a'));
     expect(p.metadata?.annotations?.[ANNOTATION_CALICO_POD_IPS]?.split(',').sort()).toEqual(
       a.ips.map((x) => x.split('/')[0]).sort(),
