@@ -25,6 +25,7 @@ interface ManagerFlags {
   leaderElectRetryPeriod: string;
   resyncPeriod: string;
   logLevel: string;
+  featureGates: string;
 }
 
 /** Builds the manager settings from flags + environment. @throws ConfigError. */
@@ -51,6 +52,22 @@ export function managerConfigFromFlags(flags: ManagerFlags, env: NodeJS.ProcessE
   config.renewDeadlineMs = int('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline) * 1000;
   config.retryPeriodMs = int('--leader-elect-retry-period', flags.leaderElectRetryPeriod) * 1000;
   config.resyncPeriodMs = int('--resync-period', flags.resyncPeriod) * 1000;
+  for (const part of flags.featureGates
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
+    const [gate, value] = part.split('=');
+    if (gate !== 'MultiCluster' && gate !== 'VMIPRetain') {
+      throw new ConfigError(`--feature-gates: unknown gate ${JSON.stringify(gate)} (known: MultiCluster, VMIPRetain)`);
+    }
+    const on = parseGoBool(value ?? '');
+    if (on === undefined) throw new ConfigError(`--feature-gates: ${part}: value is not a boolean`);
+    if (on) {
+      throw new ConfigError(
+        `--feature-gates: ${gate}=true is not supported by this manager yet (alpha in the original, default false); remove it`,
+      );
+    }
+  }
   return config;
 }
 
@@ -77,6 +94,11 @@ export function registerManagerCommand(program: Command): void {
     .option('--leader-elect-retry-period <s>', 'retry period in seconds', '2')
     .option('--resync-period <s>', 'periodic resync of every controller, seconds', '300')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--feature-gates <gates>',
+      'k8s-style gates (MultiCluster, VMIPRetain); only =false is accepted for now',
+      '',
+    )
     .action(async (flags: ManagerFlags) => {
       const logger = pino({ level: flags.logLevel, base: { component: 'manager' } });
       let config: ManagerConfig;
