@@ -3,7 +3,7 @@
  * with real network namespaces, a real control plane, the hybridnet daemon + CNI plugin and the kubelet stand-in.
  * Proves the root namespace is unchanged after `down`, and that pod churn leaks nothing.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +39,7 @@ describe.skipIf(!isRoot)('hybridnet sandbox: root + netns (real)', () => {
 
   afterAll(async () => {
     // Safety net when a test failed half-way; the last test asserts a clean `down` on its own.
-    await sandboxCli(['down', ...flags], 120_000);
+    if (flags.length > 0) await sandboxCli(['down', ...flags], 120_000);
   }, 180_000);
 
   it('up builds the cluster; kubectl in the root namespace reaches it through the loopback proxy', async () => {
@@ -232,3 +232,28 @@ async function waitFor(what: string, timeoutMs: number, fn: () => Promise<boolea
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+describe.skipIf(!isRoot)('hybridnet sandbox: refuses to run without root, root + netns (real)', () => {
+  it('up as an unprivileged user exits 1 with a clear message and creates nothing', async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'hnr-')), 'state');
+    const { execFile } = await import('node:child_process');
+    const r = await new Promise<CommandResult>((resolve) => {
+      execFile(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          path.join(REPO, 'bin', 'hybridnet.mjs'),
+        ].concat(['sandbox', 'up', '--dir', dir, '--prefix', 'hnr-']),
+        { env: { ...process.env, HOME: os.tmpdir() }, timeout: 120_000 },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.stderr).toContain('hybridnet sandbox up needs root');
+    expect(await netnsWithPrefix('hnr-')).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  }, 180_000);
+});
