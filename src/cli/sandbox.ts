@@ -7,7 +7,7 @@ import { InvalidArgumentError } from 'commander';
 import pino from 'pino';
 import { KubeletStandin } from '../sandbox/kubelet-standin.ts';
 import { Progress } from '../sandbox/progress.ts';
-import { down, envLines, NotRootError, status, topologyOf, up } from '../sandbox/sandbox.ts';
+import { down, envLines, PreflightError, status, topologyOf, up } from '../sandbox/sandbox.ts';
 import { DEFAULT_API_PORT, DEFAULT_DIR, DEFAULT_NODES, DEFAULT_PREFIX, TopologyError } from '../sandbox/topology.ts';
 
 interface CommonFlags {
@@ -36,7 +36,7 @@ async function guarded(fn: () => Promise<void>, hint = ''): Promise<void> {
     await fn();
   } catch (e) {
     // Nothing was started when the refusal came before any work.
-    const before = e instanceof NotRootError || e instanceof TopologyError;
+    const before = e instanceof PreflightError || e instanceof TopologyError;
     process.stderr.write(`[sandbox] error: ${e instanceof Error ? e.message : String(e)}\n${before ? '' : hint}`);
     process.exitCode = 1;
   }

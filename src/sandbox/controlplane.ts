@@ -116,7 +116,7 @@ async function waitFor(c: Started, what: string, timeoutMs: number, check: () =>
 }
 
 /** True if 127.0.0.1:`port` in the root namespace accepts connections. */
-function portInUse(port: number): Promise<boolean> {
+export function portInUse(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => {
       s.destroy();

@@ -10,7 +10,7 @@ import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ensureKubeBinaries, kubeBinDir } from './binaries.ts';
-import { ComponentError, loadAdminKubeConfig, paths, startControlPlane } from './controlplane.ts';
+import { ComponentError, loadAdminKubeConfig, paths, portInUse, startControlPlane } from './controlplane.ts';
 import {
   alive,
   cmdlineOf,
@@ -37,8 +37,16 @@ export interface SandboxState {
   startedAt: string;
 }
 
+/** A refusal before anything was created or changed (bad environment or options). */
+export class PreflightError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreflightError';
+  }
+}
+
 /** Raised when the caller is not root. */
-export class NotRootError extends Error {
+export class NotRootError extends PreflightError {
   constructor(what: string) {
     super(`hybridnet sandbox ${what} needs root (it creates network namespaces); run it with sudo`);
     this.name = 'NotRootError';
@@ -111,6 +119,11 @@ export async function up(opts: TopologyOptions, progress = new Progress()): Prom
     progress.step('removing leftovers of an earlier run');
     await down({ dir: t.dir, prefix: t.prefix }, progress, true);
     progress.done('leftovers removed');
+  }
+  if (await portInUse(t.apiPort)) {
+    throw new PreflightError(
+      `127.0.0.1:${t.apiPort} is already in use in the root namespace; choose another with --api-port (nothing was changed)`,
+    );
   }
   await mkdir(logDir(t.dir), { recursive: true });
   await writeState(t, 'starting');
