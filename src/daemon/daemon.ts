@@ -34,7 +34,7 @@ import {
 } from '../kube/index.ts';
 import { hostVethName } from '../net/index.ts';
 import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
-import { ipBatch, run as realRun, writeSysctls, writeSysctlsIn, type Runner } from './apply/exec.ts';
+import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
 import { readLinks, readRules } from './apply/read.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
@@ -385,8 +385,7 @@ export class Daemon implements CniHandler {
         await ipBatch(this.runner, plan.createVeth);
         await writeSysctls(plan.hostSysctls);
         await ipBatch(this.runner, plan.hostBatch);
-        await writeSysctlsIn(this.runner, req.netns, plan.podSysctls);
-        await ipBatch(this.runner, plan.podBatch, ['nsenter', `--net=${req.netns}`, '--']);
+        await podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch);
         await this.wirePodIntoNode(instances, facts);
         this.trigger();
       } catch (err) {
@@ -536,8 +535,12 @@ export class Daemon implements CniHandler {
 
   /** Removes an attachment's datapath (host veth; the pair goes with it) and its record. */
   private async removeAttachment(a: Attachment): Promise<void> {
-    await this.runner('ip', ['link', 'del', a.hostVeth]).catch(() => undefined);
-    if (a.netns && existsSync(a.netns))
+    // deleting the host end removes the pair; only when it is already gone look inside the pod namespace
+    const gone = await this.runner('ip', ['link', 'del', a.hostVeth]).then(
+      () => true,
+      () => false,
+    );
+    if (!gone && a.netns && existsSync(a.netns))
       await this.runner('nsenter', [`--net=${a.netns}`, '--', 'ip', 'link', 'del', a.ifName]).catch(() => undefined);
     await this.store.remove(a.containerID);
   }

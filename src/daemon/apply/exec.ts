@@ -63,10 +63,17 @@ export async function writeSysctls(values: Record<string, string>): Promise<stri
   return written;
 }
 
-/** Writes `/proc/sys` values inside the network namespace at `netns` (one `nsenter … sh` process). */
-export async function writeSysctlsIn(runner: Runner, netns: string, values: Record<string, string>): Promise<void> {
-  const entries = Object.entries(values);
-  if (entries.length === 0) return;
-  const script = entries.map(([p, v]) => `printf %s '${v}' > '${p}'`).join(' && ');
-  await runner('nsenter', [`--net=${netns}`, '--', 'sh', '-c', script]);
+/**
+ * The pod side of an ADD in one process: `nsenter --net=<netns> sh -c '<sysctl writes> && ip -batch -'` with the
+ * batch on stdin (sysctls first: IPv6 DAD must be off before the interface goes up).
+ */
+export async function podNamespaceSetup(
+  runner: Runner,
+  netns: string,
+  sysctls: Record<string, string>,
+  batch: string[],
+): Promise<void> {
+  const writes = Object.entries(sysctls).map(([p, v]) => `printf %s '${v}' > '${p}'`);
+  const script = [...writes, 'exec ip -batch -'].join(' && ');
+  await runner('nsenter', [`--net=${netns}`, '--', 'sh', '-c', script], batch.join('\n') + '\n');
 }
