@@ -4,7 +4,7 @@
  * come from `buildWebhookConfigurations` with a URL clientConfig. Objects are written with
  * @kubernetes/client-node and with kubectl, and the test sees the denials a user would see.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,13 @@ import {
 } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IPInstance, NetworkSpec, SubnetSpec } from '../../src/api/index.ts';
+import {
+  ANNOTATION_HANDLED_BY_WEBHOOK,
+  LABEL_POD,
+  type IPInstance,
+  type NetworkSpec,
+  type SubnetSpec,
+} from '../../src/api/index.ts';
 import { startWebhookApp, type WebhookApp } from '../../src/webhook/app.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { DEFAULT_IPINSTANCE_ADMIN_GROUPS, DEFAULT_IPINSTANCE_WRITERS } from '../../src/webhook/rules/index.ts';
@@ -44,6 +50,7 @@ describe('webhook registered in kube-apiserver (real)', () => {
   let app: WebhookApp | undefined;
   let custom: CustomObjectsApi;
   let core: CoreV1Api;
+  let manager: ChildProcess | undefined;
 
   const createNetwork = (name: string, spec: NetworkSpec) =>
     custom.createClusterCustomObject({ ...G, plural: 'networks', body: network(name, spec) });
@@ -112,6 +119,7 @@ describe('webhook registered in kube-apiserver (real)', () => {
   });
 
   afterAll(async () => {
+    manager?.kill('SIGKILL');
     await app?.stop();
     if (certDir) await rm(certDir, { recursive: true, force: true });
   });
@@ -408,6 +416,75 @@ describe('webhook registered in kube-apiserver (real)', () => {
     expect(await exited).toBe(0);
   });
 
+  it('with the webhook process stopped, pods are still created (fail-open) and still get addresses from the manager', async () => {
+    // Network and Subnet writes fail closed without the webhook: create them (and the Node) while it still runs.
+    const labels = { 'hn-test/fail-open': 'yes' };
+    await core.createNode({ body: { metadata: { name: 'fail-open-node', labels } } });
+    await createNetwork('fail-open', { type: 'Underlay', mode: 'VLAN', netID: 77, nodeSelector: labels });
+    await createSubnet('fail-open-v4', 'fail-open', { version: '4', cidr: '192.168.77.0/24', gateway: '192.168.77.1' });
+    await app?.stop();
+    app = undefined;
+    // The manager refuses to start next to the hand-made IPInstance above (no binding.referredObject.kind).
+    await kube().kubectl(['delete', 'ipinstance', '-n', NS, '10-0-0-20', '--ignore-not-found', '--wait']);
+    const mgr = spawn(
+      path.join(REPO, 'bin/hybridnet.mjs'),
+      [
+        'manager',
+        `--kubeconfig=${kube().kubeconfigPath}`,
+        '--identity=webhook-test',
+        '--metrics-port=0',
+        '--log-level=warn',
+      ],
+      { env: { ...process.env, NAMESPACE: 'kube-system' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    manager = mgr;
+    let logs = '';
+    const keep = (b: Buffer) => (logs = (logs + b.toString()).slice(-4000));
+    mgr.stdout?.on('data', keep);
+    mgr.stderr?.on('data', keep);
+    const exited = new Promise<number | null>((resolve) => mgr.once('exit', (code) => resolve(code)));
+    try {
+      const pod = await core.createNamespacedPod({
+        namespace: NS,
+        body: {
+          metadata: { name: 'fail-open-pod' },
+          spec: { nodeName: 'fail-open-node', containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+        },
+      });
+      // Admitted as written: the mutating webhook did not run (failurePolicy Ignore).
+      expect(pod.metadata?.annotations?.[ANNOTATION_HANDLED_BY_WEBHOOK]).toBeUndefined();
+      expect(pod.spec?.nodeSelector).toBeUndefined();
+      // The manager selects the network itself (the Node's labels match fail-open) and allocates.
+      const allocated = eventually(
+        'the manager to allocate an IPInstance for the pod',
+        async () => {
+          const list = (await custom.listNamespacedCustomObject({
+            ...G,
+            namespace: NS,
+            plural: 'ipinstances',
+            labelSelector: `${LABEL_POD}=fail-open-pod`,
+          })) as { items: IPInstance[] };
+          return list.items.find((i) => i.spec.binding?.podUID === pod.metadata?.uid);
+        },
+        120_000,
+        500,
+      );
+      const died = exited.then((code) => Promise.reject(new Error(`manager exited with status ${code}`)));
+      const ip = await Promise.race([allocated, died]).catch((e: Error) => {
+        throw new Error(`${e.message}\nmanager output:\n${logs}`);
+      });
+      expect(ip.spec).toMatchObject({ network: 'fail-open', subnet: 'fail-open-v4' });
+      expect(ip.spec.address.ip).toMatch(/^192\.168\.77\.\d+\/24$/);
+      expect(ip.spec.binding?.nodeName).toBe('fail-open-node');
+    } finally {
+      mgr.kill('SIGTERM');
+      const timer = setTimeout(() => mgr.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+      manager = undefined;
+    }
+  }, 180_000);
+
   it('fails open for pods and closed for networks when the webhook process is stopped', async () => {
     await app?.stop();
     app = undefined;
@@ -423,8 +500,6 @@ describe('webhook registered in kube-apiserver (real)', () => {
     const r = await refusalOf(createNetwork('while-down', { type: 'Overlay', netID: 9 }));
     expect(r.message).toContain('failed calling webhook "hybridnet-v1.validating.hybridnet"');
   });
-
-  it.todo('pods created while the webhook is down still get addresses from the manager (needs the manager)');
 });
 
 function postJson(url: string, ca: string, body: unknown): Promise<string> {
