@@ -3,7 +3,7 @@
  * with real network namespaces, a real control plane, the hybridnet daemon + CNI plugin and the kubelet stand-in.
  * Proves the root namespace is unchanged after `down`, and that pod churn leaks nothing.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,7 @@ describe.skipIf(!isRoot)('hybridnet sandbox: root + netns (real)', () => {
   afterAll(async () => {
     // Safety net when a test failed half-way; the last test asserts a clean `down` on its own.
     if (flags.length > 0) await sandboxCli(['down', ...flags], 120_000);
+    rmSync(path.dirname(dir), { recursive: true, force: true });
   }, 180_000);
 
   it('up builds the cluster; kubectl in the root namespace reaches it through the loopback proxy', async () => {
@@ -183,6 +184,7 @@ describe.skipIf(!isRoot)('hybridnet sandbox: down after a crash of up, root + ne
     expect(await netnsWithPrefix('hnc-')).toEqual([]);
     expect(processesNaming(dir)).toEqual([]);
     expect(await rootSnapshot()).toEqual(before);
+    rmSync(path.dirname(dir), { recursive: true, force: true });
   }, 300_000);
 });
 
@@ -255,5 +257,6 @@ describe.skipIf(!isRoot)('hybridnet sandbox: refuses to run without root, root +
     expect(r.stderr).toContain('hybridnet sandbox up needs root');
     expect(await netnsWithPrefix('hnr-')).toEqual([]);
     expect(existsSync(dir)).toBe(false);
+    rmSync(path.dirname(dir), { recursive: true, force: true });
   }, 180_000);
 });
