@@ -28,11 +28,12 @@ function explain(r: CommandResult): string {
 }
 
 describe.skipIf(!isRoot)('hybridnet sandbox: root + netns (real)', () => {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'hne-')), 'state');
+  let dir = '';
   let flags: string[] = [];
   let before: Record<string, string> = {};
 
   beforeAll(async () => {
+    dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'hne-')), 'state');
     before = await rootSnapshot();
     flags = ['--dir', dir, '--prefix', PREFIX, '--api-port', String(await freePort())];
   });
@@ -40,7 +41,7 @@ describe.skipIf(!isRoot)('hybridnet sandbox: root + netns (real)', () => {
   afterAll(async () => {
     // Safety net when a test failed half-way; the last test asserts a clean `down` on its own.
     if (flags.length > 0) await sandboxCli(['down', ...flags], 120_000);
-    rmSync(path.dirname(dir), { recursive: true, force: true });
+    if (dir) rmSync(path.dirname(dir), { recursive: true, force: true });
   }, 180_000);
 
   it('up builds the cluster; kubectl in the root namespace reaches it through the loopback proxy', async () => {
