@@ -82,6 +82,7 @@ export class Daemon implements CniHandler {
   readonly store: AttachmentStore;
   readonly metrics = new DaemonMetrics();
   private readonly lock = new Lock();
+  private readonly delByContainer = new Map<string, Promise<void>>();
   private synced = false;
   private reconciled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -213,6 +214,16 @@ export class Daemon implements CniHandler {
   }
 
   private async reconcileLocked(opts: { iptables?: boolean } = {}): Promise<ApplyReport> {
+    try {
+      return await this.reconcileOnce(opts);
+    } catch (err) {
+      // the kernel changed under us (e.g. a veth deleted by a concurrent DEL): read again and retry once
+      this.logger.debug({ err }, 'reconcile failed; retrying with fresh kernel state');
+      return this.reconcileOnce(opts);
+    }
+  }
+
+  private async reconcileOnce(opts: { iptables?: boolean }): Promise<ApplyReport> {
     const t0 = performance.now();
     const facts = await this.facts();
     const plan = planNode(this.clusterState(), facts, this.planOptions());
@@ -548,11 +559,20 @@ export class Daemon implements CniHandler {
   /** Pod DEL: idempotent, scoped by container ID; nothing known ⇒ success (D7). */
   async del(req: PodRequest): Promise<void> {
     const end = this.metrics.timer('del');
-    await this.lock.run(async () => {
+    // Not under the datapath lock (concurrent DELs would queue behind every ADD and reconcile): serialised per
+    // container only. A reconcile that races a veth deletion fails once and is retried by reconcileLocked.
+    const prev = this.delByContainer.get(req.containerID) ?? Promise.resolve();
+    const mine = prev.then(async () => {
       const a = await this.store.get(req.containerID);
       if (a) await this.removeAttachment(a);
       await this.store.clearPendingDelete(req.containerID);
     });
+    this.delByContainer.set(req.containerID, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.delByContainer.get(req.containerID) === mine) this.delByContainer.delete(req.containerID);
+    }
     // nothing to reconcile: the pod's routes went with its veth; proxy entries follow the IPInstance (manager)
     end('ok');
   }

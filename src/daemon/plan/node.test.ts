@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { IPInstance, Network, NodeInfo, Subnet } from '../../api/index.ts';
 import { hostVethName } from '../../net/index.ts';
 import { diffFdb, diffNeighbours, diffRoutes, diffRules } from '../apply/diff.ts';
-import { ipsetScript, linkLines, ownedRule } from '../apply/node.ts';
+import { hookPresent, ipsetScript, linkLines, ownedRule } from '../apply/node.ts';
 import { excludeBlocks } from './blocks.ts';
 import { planNode } from './node.ts';
 import { planPodAdd } from './pod.ts';
@@ -346,5 +346,21 @@ describe('planPodAdd (SPEC §7.3)', () => {
       'route replace default via 169.254.1.1 dev eth0',
       'route replace default via fe80::ecee:eeff:feee:eeee dev eth0',
     ]);
+  });
+});
+
+describe('hookPresent', () => {
+  it('finds a hook rule in its own table only', () => {
+    const saved = [
+      '*mangle',
+      ':PREROUTING ACCEPT [0:0]',
+      '-A POSTROUTING -m comment --comment "hybridnet postrouting rules" -j HYBRIDNET-POSTROUTING',
+      'COMMIT',
+      '*nat',
+      '-A PREROUTING -j OTHER',
+      'COMMIT',
+    ].join('\n');
+    expect(hookPresent(saved, 'mangle', 'POSTROUTING', 'HYBRIDNET-POSTROUTING')).toBe(true);
+    expect(hookPresent(saved, 'nat', 'POSTROUTING', 'HYBRIDNET-POSTROUTING')).toBe(false);
   });
 });
