@@ -5,6 +5,9 @@
 # chains, so whichever backend holds more rules wins (nft when neither has any).
 set -eu
 
+# Where the image keeps the program (build.sh's output); tests point it elsewhere.
+home=${HYBRIDNET_HOME:-/opt/hybridnet}
+
 select_iptables_mode() {
   # HYBRIDNET_IPTABLES_MODE=legacy|nft forces a backend.
   if [ -n "${HYBRIDNET_IPTABLES_MODE:-}" ]; then
@@ -31,4 +34,4 @@ if [ "${1:-}" = "daemon" ]; then
   select_iptables_mode
 fi
 
-exec node /opt/hybridnet/bin/hybridnet.mjs "$@"
+exec node "$home/bin/hybridnet.mjs" "$@"

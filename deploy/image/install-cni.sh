@@ -4,6 +4,8 @@
 # so the image's `node` is copied next to it as `hybridnet-node` and the plugin's first line is pointed at it.
 set -eu
 
+home=${HYBRIDNET_HOME:-/opt/hybridnet}
+
 bin_dir=/opt/cni/bin
 for arg in "$@"; do
   case "$arg" in
@@ -11,7 +13,7 @@ for arg in "$@"; do
   esac
 done
 
-node /opt/hybridnet/bin/hybridnet.mjs install-cni --plugin=/opt/hybridnet/dist/cni/hybridnet "$@"
+node "$home/bin/hybridnet.mjs" install-cni --plugin="$home/dist/cni/hybridnet" "$@"
 
 node_bin=$(command -v node)
 cp "$node_bin" "$bin_dir/hybridnet-node.tmp"
