@@ -5,6 +5,7 @@
  * its gateway, and teardown is two DELs — the first with the netns and the cached prevResult, the second with an
  * empty CNI_NETNS and no prevResult — after which host-local has released the address.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +15,10 @@ import { execIn, ipIn, run } from '../../src/sandbox/exec.ts';
 
 const isRoot = process.getuid?.() === 0;
 const haveRef = existsSync('/usr/lib/cni/bridge') && existsSync('/usr/lib/cni/host-local');
-const NODE = 'hnk-node';
-const POD = 'hnk-pod-1';
+// Random names: two copies of this suite may run at the same time.
+const tag = randomBytes(2).toString('hex');
+const NODE = `hk${tag}-node`;
+const POD = `hk${tag}-pod-1`;
 
 describe.skipIf(!isRoot || !haveRef)(
   'kubelet stand-in CNI contract with reference plugins: root + netns (real)',

@@ -3,6 +3,7 @@
  * with real network namespaces, a real control plane, the hybridnet daemon + CNI plugin and the kubelet stand-in.
  * Proves the root namespace is unchanged after `down`, and that pod churn leaks nothing.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +22,11 @@ import {
 } from './helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
-const PREFIX = 'hne-';
+// Random prefixes: two copies of this suite (say a CI checkout and a developer) may run at the same time.
+const rnd = (): string => randomBytes(2).toString('hex');
+const PREFIX = `he${rnd()}-`;
+const CRASH_PREFIX = `hc${rnd()}-`;
+const REFUSE_PREFIX = `hr${rnd()}-`;
 
 function explain(r: CommandResult): string {
   return `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
@@ -165,7 +170,7 @@ describe.skipIf(!isRoot)('hybridnet sandbox: root + netns (real)', () => {
 describe.skipIf(!isRoot)('hybridnet sandbox: down after a crash of up, root + netns (real)', () => {
   it('an up killed half-way is fully removed by down', async () => {
     const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'hnc-')), 'state');
-    const flags = ['--dir', dir, '--prefix', 'hnc-', '--api-port', String(await freePort())];
+    const flags = ['--dir', dir, '--prefix', CRASH_PREFIX, '--api-port', String(await freePort())];
     const before = await rootSnapshot();
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [path.join(REPO, 'bin', 'hybridnet.mjs'), 'sandbox', 'up', ...flags], {
@@ -178,11 +183,11 @@ describe.skipIf(!isRoot)('hybridnet sandbox: down after a crash of up, root + ne
     );
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    expect((await netnsWithPrefix('hnc-')).length).toBeGreaterThan(0);
+    expect((await netnsWithPrefix(CRASH_PREFIX)).length).toBeGreaterThan(0);
     expect(processesNaming(dir).length).toBeGreaterThan(0);
     const r = await sandboxCli(['down', ...flags], 120_000);
     expect(r.code, explain(r)).toBe(0);
-    expect(await netnsWithPrefix('hnc-')).toEqual([]);
+    expect(await netnsWithPrefix(CRASH_PREFIX)).toEqual([]);
     expect(processesNaming(dir)).toEqual([]);
     expect(await rootSnapshot()).toEqual(before);
     rmSync(path.dirname(dir), { recursive: true, force: true });
@@ -249,14 +254,14 @@ describe.skipIf(!isRoot)('hybridnet sandbox: refuses to run without root, root +
           '--clear-groups',
           process.execPath,
           path.join(REPO, 'bin', 'hybridnet.mjs'),
-        ].concat(['sandbox', 'up', '--dir', dir, '--prefix', 'hnr-']),
+        ].concat(['sandbox', 'up', '--dir', dir, '--prefix', REFUSE_PREFIX]),
         { env: { ...process.env, HOME: os.tmpdir() }, timeout: 120_000 },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
     });
     expect(r.code, explain(r)).toBe(1);
     expect(r.stderr).toContain('hybridnet sandbox up needs root');
-    expect(await netnsWithPrefix('hnr-')).toEqual([]);
+    expect(await netnsWithPrefix(REFUSE_PREFIX)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
     rmSync(path.dirname(dir), { recursive: true, force: true });
   }, 180_000);
