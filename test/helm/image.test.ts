@@ -139,7 +139,7 @@ describe('image definition (no Docker engine: scripts, build tree, packages)', (
     const run = execFileP(path.join(bin, 'hybridnet'), [], { env: { PATH: '/nonexistent', CNI_COMMAND: 'VERSION' } });
     run.child.stdin?.end();
     const version = await run;
-    expect(JSON.parse(version.stdout)).toMatchObject({ supportedVersions: expect.arrayContaining(['1.0.0']) });
+    expect((JSON.parse(version.stdout) as { supportedVersions: string[] }).supportedVersions).toContain('1.0.0');
   });
 
   it('every command the daemon executes comes from a package the Dockerfile installs', () => {
