@@ -3,9 +3,12 @@
  * values; `helm lint`; CRDs equal deploy/crds; webhook configurations equal what src/webhook/configurations.ts builds;
  * values the implementation does not support fail the render with a message naming the key.
  */
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
@@ -266,6 +269,17 @@ describe('helm chart (helm v3.22 real)', () => {
       const want = parse(readFileSync(path.join(dir, f), 'utf8')) as Rendered;
       expect(find(crds, 'CustomResourceDefinition', want.metadata.name)).toEqual(want);
     }
+    // `helm package` follows the link: the archive carries the files themselves.
+    const out = mkdtempSync(path.join(tmpdir(), 'hn-pkg-'));
+    await helm(['package', CHART, '--destination', out]);
+    const archive = readdirSync(out).find((f) => f.endsWith('.tgz'))!;
+    const { stdout } = await promisify(execFile)('tar', ['tzf', path.join(out, archive)]);
+    expect(
+      stdout
+        .split('\n')
+        .filter((l) => l.startsWith('hybridnet/crds/'))
+        .sort(),
+    ).toEqual(files.map((f) => `hybridnet/crds/${f}`).sort());
   });
 
   it.each([
