@@ -282,6 +282,27 @@ describe('helm chart (helm v3.22 real)', () => {
     ).toEqual(files.map((f) => `hybridnet/crds/${f}`).sort());
   });
 
+  it('every flag the chart passes exists in the command it runs (daemon, install-cni, manager, webhook)', async () => {
+    const objs = await render({ values: ORIGINAL_EXAMPLE_VALUES });
+    const ds = podSpec(find(objs, 'DaemonSet', 'hybridnet-daemon'));
+    const runs: [string, string[]][] = [
+      ['daemon', ds.containers[0]!.args!.slice(1)],
+      ['install-cni', ds.initContainers![0]!.args!],
+      ['manager', podSpec(find(objs, 'Deployment', 'hybridnet-manager')).containers[0]!.args!.slice(1)],
+      ['webhook', podSpec(find(objs, 'Deployment', 'hybridnet-webhook')).containers[0]!.args!.slice(1)],
+    ];
+    for (const [cmd, args] of runs) {
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        path.join(REPO, 'bin/hybridnet.mjs'),
+        cmd,
+        '--help',
+      ]);
+      const known = new Set([...stdout.matchAll(/^\s+(--[a-z0-9-]+)/gm)].map((m) => m[1]));
+      const unknown = args.map((a) => a.split('=')[0]!).filter((f) => !known.has(f));
+      expect(unknown, `flags of 'hybridnet ${cmd}' the chart passes but the command lacks`).toEqual([]);
+    }
+  });
+
   it.each([
     [{ daemon: { enableFelixPolicy: true } }, 'daemon.enableFelixPolicy=true'],
     [{ typha: { replicas: 3, serverPort: 5473 } }, 'typha: Calico Typha is not supported'],
