@@ -19,7 +19,7 @@ import type { KubeClient } from '../../src/kube/index.ts';
 import { eventually, useKube } from '../fixture/kube.ts';
 import { freePort } from '../fixture/kube-process.ts';
 import { clientOf, createNode, createPod, deletePod, listIPInstances, waitBound } from '../manager/helpers.ts';
-import { find, REPO, render, type Rendered } from './helm.ts';
+import { find, ORIGINAL_EXAMPLE_VALUES, REPO, render, type Rendered } from './helm.ts';
 
 interface Container {
   args?: string[];
@@ -81,19 +81,26 @@ describe('chart on kube-apiserver 1.34 (real): dry-run, and the components under
     admin?.close();
   });
 
-  it('every rendered object (hooks included, CRDs first) passes kubectl apply --dry-run=server', async () => {
-    const withCrds = await render({ namespace: 'kube-system', includeCrds: true });
-    const crds = withCrds.filter((o) => o.kind === 'CustomResourceDefinition');
-    const rest = withCrds.filter((o) => o.kind !== 'CustomResourceDefinition');
-    expect(crds.length).toBe(4);
-    const file = path.join(kube().dir, 'rendered.yaml');
-    for (const batch of [crds, rest]) {
-      writeFileSync(file, batch.map((o) => stringify(o)).join('---\n'));
-      const out = await kube().kubectl(['apply', '--dry-run=server', '-f', file]);
-      expect(out.trim().split('\n')).toHaveLength(batch.length);
-      expect(out).toMatch(/\(server dry run\)/);
-    }
-  });
+  it.each([
+    ['default values', undefined],
+    ['dual stack', { defaultIPFamily: 'DualStack', init: { cidrV6: 'fd00:100:64::/64' } }],
+    ["the original chart's example values", ORIGINAL_EXAMPLE_VALUES],
+  ])(
+    '%s: every rendered object (hooks included, CRDs first) passes kubectl apply --dry-run=server',
+    async (_, values) => {
+      const withCrds = await render({ namespace: 'kube-system', includeCrds: true, values });
+      const crds = withCrds.filter((o) => o.kind === 'CustomResourceDefinition');
+      const rest = withCrds.filter((o) => o.kind !== 'CustomResourceDefinition');
+      expect(crds.length).toBe(4);
+      const file = path.join(kube().dir, 'rendered.yaml');
+      for (const batch of [crds, rest]) {
+        writeFileSync(file, batch.map((o) => stringify(o)).join('---\n'));
+        const out = await kube().kubectl(['apply', '--dry-run=server', '-f', file]);
+        expect(out.trim().split('\n')).toHaveLength(batch.length);
+        expect(out).toMatch(/\(server dry run\)/);
+      }
+    },
+  );
 
   it('manager + webhook + init Job script under their ServiceAccount tokens: pod → IPInstance → deleted → released', async () => {
     const k = kube();
