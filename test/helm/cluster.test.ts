@@ -6,16 +6,24 @@
  * through the fail-closed webhook → pod created → IPInstance allocated by the manager → pod deleted → IPInstance
  * released (by the garbage collector, then the manager drops the finalizer). Any 403 in their logs fails the test naming the verb and the resource.
  *
- * The daemon is not run here: it programs the datapath of the network namespace it runs in, and this test runs in
- * the root namespace (which the tests never modify); its permissions are checked statically (rbac.test.ts).
+ * `hybridnet daemon` runs too, with the chart's args/env and the daemon ServiceAccount's token, inside ONE node
+ * network namespace the test creates (`hh<4 hex>-node`: an eth0 (veth) with an address and a default route, the API
+ * server bridged in with socat like test/datapath/harness.ts; the root namespace is never modified): the pod gets
+ * its network through the CNI plugin bundle (ADD, then DEL) executed in that namespace, and the daemon writes the
+ * IPInstance status. Every namespace and process the test made is removed in afterAll (and at process exit).
  * cert-manager objects are not dry-run (no cert-manager CRDs in the fixture).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { buildConflist } from '../../src/cli/install-cni.ts';
 import type { KubeClient } from '../../src/kube/index.ts';
+import { hostVethName } from '../../src/net/index.ts';
+import { buildCni } from '../../tools/build-cni.ts';
+import { CNI_BIN, Harness, ipBatchNs, sh } from '../datapath/harness.ts';
 import { eventually, useKube } from '../fixture/kube.ts';
 import { freePort } from '../fixture/kube-process.ts';
 import { clientOf, createNode, createPod, deletePod, listIPInstances, waitBound } from '../manager/helpers.ts';
@@ -67,17 +75,24 @@ describe('chart on kube-apiserver 1.34 (real): dry-run, and the components under
   const logs: Record<string, string> = {};
   let objs: Rendered[];
   let admin: KubeClient;
+  // Network namespaces (node, pod) and the daemon's processes: Harness registers them for cleanup (afterAll, exit).
+  const prefix = `hh${randomBytes(2).toString('hex')}-`;
+  let net: Harness | undefined;
+  let daemon: ChildProcess | undefined;
 
   beforeAll(async () => {
     objs = await render({ namespace: 'kube-system' });
     admin = await clientOf(kube());
+    await buildCni();
   });
 
   afterAll(async () => {
+    if (net) await net.kill(daemon);
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(
       children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve())),
     );
+    await net?.cleanup();
     admin?.close();
   });
 
@@ -102,7 +117,7 @@ describe('chart on kube-apiserver 1.34 (real): dry-run, and the components under
     },
   );
 
-  it('manager + webhook + init Job script under their ServiceAccount tokens: pod → IPInstance → deleted → released', async () => {
+  it('manager + webhook + init Job script + daemon under their ServiceAccount tokens: pod → IPInstance → CNI ADD/DEL → deleted → released', async () => {
     const k = kube();
     // RBAC and ServiceAccounts exactly as rendered (the init hook's too).
     const rbacFile = path.join(k.dir, 'rbac.yaml');
@@ -160,7 +175,11 @@ describe('chart on kube-apiserver 1.34 (real): dry-run, and the components under
               .map((x) => x.slice(0, 600))
               .join('\n')}`,
         );
-        throw new Error(`${(e as Error).message}\n${tails.join('\n')}`);
+        // a 403 is the likeliest cause of a component not doing its part: name the verb and the resource first
+        const refused = Object.entries(logs).flatMap(([n, l]) =>
+          forbiddenIn(l).map((f) => `${n} refused by RBAC: ${f}`),
+        );
+        throw new Error(`${[(e as Error).message, ...refused].join('\n')}\n${tails.join('\n')}`);
       }
     };
     const assertNoForbidden = (): void => {
@@ -250,12 +269,131 @@ describe('chart on kube-apiserver 1.34 (real): dry-run, and the components under
 
     // A pod's life.
     await createNode(admin, 'node-1');
+
+    // Daemon of node-1, in a node namespace of its own: the chart's args (socket and state under the test's
+    // directory) and env, the daemon ServiceAccount's token, the API server bridged in with socat.
+    net = new Harness(Number(new URL(k.server).port), '');
+    const nodeNs = await net.netns(`${prefix}node`);
+    await ipBatchNs(nodeNs, [
+      // no dummy device on every kernel: a veth pair with both ends in the node namespace
+      'link add eth0 type veth peer name eth0-peer',
+      'link set eth0-peer up',
+      'link set eth0 up',
+      'addr add 192.168.56.11/24 dev eth0',
+      'route add default via 192.168.56.1',
+    ]);
+    const apiSock = path.join(net.dir, 'api.sock');
+    net.spawn(
+      'socat',
+      [`UNIX-LISTEN:${apiSock},fork,unlink-early`, `TCP:127.0.0.1:${net.apiPort}`],
+      path.join(net.dir, 'socat-root.log'),
+    );
+    net.spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        nodeNs,
+        'socat',
+        `TCP-LISTEN:${net.apiPort},bind=127.0.0.1,fork,reuseaddr`,
+        `UNIX-CONNECT:${apiSock}`,
+      ],
+      path.join(net.dir, 'socat-node.log'),
+    );
+    const daemonSet = containerOf(find(objs, 'DaemonSet', 'hybridnet-daemon'));
+    const dm = await kubeconfigFor('hybridnet-daemon');
+    const socket = path.join(net.dir, 'hybridnet.sock');
+    const daemonLog = path.join(k.dir, 'logs', 'daemon.log');
+    daemon = net.spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        nodeNs,
+        process.execPath,
+        path.join(REPO, 'bin/hybridnet.mjs'),
+        ...(daemonSet.args ?? []).filter(
+          (a) => !/^--(bind-socket|state-dir|health-probe-addr|metrics-addr|kubeconfig)=/.test(a),
+        ),
+        `--bind-socket=${socket}`,
+        `--state-dir=${path.join(net.dir, 'state')}`,
+        '--health-probe-addr=127.0.0.1:11021',
+        '--metrics-addr=127.0.0.1:8091',
+        `--kubeconfig=${dm.kubeconfig}`,
+      ],
+      daemonLog,
+      {
+        ...process.env,
+        ...plainEnv(daemonSet),
+        KUBE_NODE_NAME: 'node-1',
+        NODE_IP: '192.168.56.11',
+        NODE_EXTRA_CA_CERTS: '',
+      },
+    );
+    writeFileSync(daemonLog, '', { flag: 'a' });
+    Object.defineProperty(logs, 'daemon', { get: () => readFileSync(daemonLog, 'utf8'), enumerable: true });
+    await withLogs(
+      eventually(
+        'daemon ready',
+        async () => {
+          if (daemon!.exitCode !== null) throw new Error(`daemon exited (${daemon!.exitCode})`);
+          const r = await sh('ip', ['netns', 'exec', nodeNs, 'curl', '-sf', 'http://127.0.0.1:11021/ready']);
+          return r.code === 0 && existsSync(socket);
+        },
+        60_000,
+        250,
+      ),
+    );
+
     await k.createNamespace('demo');
     const pod = await createPod(admin, 'demo', 'web-1', { nodeName: 'node-1' });
     const [instance] = await withLogs(waitBound(admin, 'demo', pod, 1, 90_000));
     expect(instance!.spec.network).toBe('init');
     expect(instance!.spec.subnet).toBe('init');
     expect(instance!.spec.address.ip).toMatch(/^100\.64\./);
+
+    // CNI ADD then DEL like a runtime on node-1: the plugin bundle, in the node namespace, with the shipped
+    // conflist's plugin configuration on stdin and the pod's namespace as CNI_NETNS.
+    const podNs = await net.netns(`${prefix}p-web-1`);
+    const conflist = buildConflist(socket, []) as { cniVersion: string; name: string; plugins: object[] };
+    const netconf = JSON.stringify({ cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] });
+    const containerID = `ctr${randomBytes(6).toString('hex')}`;
+    const cni = (command: string): ReturnType<typeof sh> =>
+      sh('ip', ['netns', 'exec', nodeNs, CNI_BIN], {
+        input: netconf,
+        timeoutMs: 60_000,
+        env: {
+          PATH: process.env.PATH ?? '',
+          CNI_COMMAND: command,
+          CNI_CONTAINERID: containerID,
+          CNI_NETNS: `/var/run/netns/${podNs}`,
+          CNI_IFNAME: 'eth0',
+          CNI_PATH: path.dirname(CNI_BIN),
+          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=web-1;K8S_POD_INFRA_CONTAINER_ID=${containerID};K8S_POD_UID=${pod.metadata?.uid ?? ''}`,
+        },
+      });
+    const add = await withLogs(cni('ADD'));
+    if (add.code !== 0) assertNoForbidden();
+    expect(add.code, `CNI ADD: ${add.stdout}${add.stderr}\n${logs.daemon!.slice(-4000)}`).toBe(0);
+    const result = JSON.parse(add.stdout) as { ips: { address: string }[] };
+    expect(result.ips.map((i) => i.address.split('/')[0])).toEqual([instance!.spec.address.ip.split('/')[0]]);
+    await withLogs(
+      eventually(
+        'IPInstance status written by the daemon',
+        async () => {
+          const [i] = await listIPInstances(admin, 'demo');
+          return i?.status?.sandboxID === containerID && i.status.nodeName === 'node-1';
+        },
+        30_000,
+        250,
+      ),
+    );
+    const del = await cni('DEL');
+    expect(del.code, `CNI DEL: ${del.stdout}${del.stderr}`).toBe(0);
+    const veth = await sh('ip', ['-n', nodeNs, 'link', 'show', hostVethName('demo', 'web-1')]);
+    expect(veth.code, 'host veth left after DEL').not.toBe(0);
+    await net.delNetns(podNs);
+
     await deletePod(admin, 'demo', 'web-1');
     await withLogs(
       eventually(
@@ -276,5 +414,6 @@ describe('chart on kube-apiserver 1.34 (real): dry-run, and the components under
     );
     assertNoForbidden();
     for (const c of children.slice(0, 2)) expect(c.exitCode, 'a component exited early').toBeNull();
-  });
+    expect(daemon.exitCode, 'the daemon exited early').toBeNull();
+  }, 240_000);
 });
