@@ -17,6 +17,7 @@ import {
   NetworkResource,
   NodeInfoResource,
   SubnetResource,
+  effectiveNetworkMode,
   parseIPFamily,
   type IPInstance,
   type Network,
@@ -40,7 +41,7 @@ import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
-import { planPodAdd } from './plan/pod.ts';
+import { planGratuitousArp, planPodAdd } from './plan/pod.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
@@ -411,6 +412,12 @@ export class Daemon implements CniHandler {
         );
       }
       phases.datapathMs = ms();
+      for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
+        // arping exits 1 when nobody answers, which is the normal outcome of an announcement
+        await this.runner('arping', args).catch((err: unknown) =>
+          this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
+        );
+      }
       const attachment: Attachment = {
         containerID: req.containerID,
         ifName: req.ifName,

@@ -39,6 +39,7 @@ const PACKAGE_OF: Record<string, string> = {
   'ip6tables-restore': 'iptables',
   nsenter: 'util-linux',
   ping: 'iputils-ping',
+  arping: 'arping',
   sh: 'dash',
   conntrack: 'conntrack',
   gobgp: 'gobgpd',

@@ -88,3 +88,26 @@ export function planPodAdd(p: PodAddInput): PodAddPlan {
   if (has6) podBatch.push(`route replace default via ${POD_GATEWAY_V6} dev ${p.ifName}`);
   return { createVeth, hostSysctls, hostBatch, podSysctls, podBatch };
 }
+
+/**
+ * Gratuitous ARP for an underlay (VLAN mode) pod's IPv4 addresses, sent on the forward interface after ADD (SPEC §7.3
+ * step 8, "broadcast gratuitous ARP (one request + one reply)"; RFC 5227 §3 ARP announcement). Without it a pod that
+ * comes back on another node with the same address (StatefulSet IP retention) is unreachable from the gateway and
+ * the other hosts of the segment until their neighbour entry for it, still pointing at the old node, times out.
+ * Overlay and BGP pods are reached through routes and VXLAN neighbours the daemons program, so they need none.
+ *
+ * @param mode effective network mode (`VLAN`, `VXLAN`, `BGP`, `GlobalBGP`).
+ * @param forwardInterface the node interface the pod's traffic leaves by (`eth0`, `eth0.100`).
+ * @returns `arping` (Debian package `arping`) argument lists: an unsolicited request (`-U`) and a reply (`-A`) per
+ *   IPv4 address, each with the pod address as sender and target, sent once (`-c 1`); empty when none is needed.
+ *   IPv6 (an unsolicited neighbour advertisement) is not sent yet.
+ */
+export function planGratuitousArp(mode: string, forwardInterface: string, addresses: PodAddress[]): string[][] {
+  if (mode !== 'VLAN') return [];
+  const out: string[][] = [];
+  for (const a of addresses) {
+    if (a.family !== 4) continue;
+    for (const kind of ['-U', '-A']) out.push(['-q', kind, '-S', a.ip, '-i', forwardInterface, '-c', '1', a.ip]);
+  }
+  return out;
+}
