@@ -195,6 +195,8 @@ export const FINALIZER_METRICS_REGISTERED = 'networking.alibaba.com/metrics-regi
 export const FINALIZER_MANAGER_RUNTIME_REGISTERED = 'multicluster.alibaba.com/manager-runtime-registered';
 /** Taint key for nodes in no network (set/removed by our manager, D6) and tolerated by hostNetwork pods (SPEC §3.5). */
 export const TAINT_NETWORK_UNAVAILABLE = 'node.kubernetes.io/network-unavailable';
+/** Well-known Kubernetes node label of the node's zone; the sandbox's underlay Network selects nodes by it. */
+export const LABEL_TOPOLOGY_ZONE = 'topology.kubernetes.io/zone';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Defaults (SPEC §1.3, §3.1, §4.4)

@@ -11,6 +11,7 @@
  *   <prefix>pod-<sandbox id>  one per pod sandbox, created by the kubelet stand-in
  */
 import path from 'node:path';
+import { LABEL_TOPOLOGY_ZONE } from '../api/constants.ts';
 
 /** Default prefix of every namespace the sandbox creates. */
 export const DEFAULT_PREFIX = 'hns-';
@@ -30,7 +31,7 @@ export const RESPONDER_PORT = 8080;
  * Node label the demo's underlay Network selects (a well-known Kubernetes label, set at registration by the kubelet
  * stand-in): nodes in zone {@link UNDERLAY_ZONE} are attached to the underlay network.
  */
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export const ZONE_LABEL = LABEL_TOPOLOGY_ZONE;
 /** Zone value of the nodes on the underlay L2 segment. */
 export const UNDERLAY_ZONE = 'underlay-a';
 /** Zone value of the other nodes (overlay only). */
