@@ -224,22 +224,16 @@ export async function startControlPlane(t: Topology, progress: Progress): Promis
     'kube-apiserver',
     [
       path.join(bin, 'kube-apiserver'),
-      '--etcd-servers=http://127.0.0.1:2379',
-      '--bind-address=0.0.0.0',
-      `--advertise-address=${t.cp.ipv4}`,
-      `--secure-port=${APISERVER_PORT}`,
-      `--cert-dir=${path.join(t.dir, 'apiserver')}`,
-      `--tls-cert-file=${apiCert.certFile}`,
-      `--tls-private-key-file=${apiCert.keyFile}`,
-      `--client-ca-file=${pki.ca.certFile}`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${sa.pubFile}`,
-      `--service-account-signing-key-file=${sa.keyFile}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--authorization-mode=Node,RBAC',
-      '--allow-privileged=true',
-      '--profiling=false',
-      '--endpoint-reconciler-type=none',
+      ...kubeApiserverArgs({
+        etcdServers: 'http://127.0.0.1:2379',
+        bindAddress: '0.0.0.0',
+        advertiseAddress: t.cp.ipv4,
+        securePort: APISERVER_PORT,
+        certDir: path.join(t.dir, 'apiserver'),
+        servingCert: apiCert,
+        clientCAFile: pki.ca.certFile,
+        serviceAccount: sa,
+      }),
     ],
     { netns: cp },
   );
@@ -381,6 +375,49 @@ async function registerWebhook(kc: KubeConfig, caPem: string, url: string): Prom
   const m = mutating as unknown as V1MutatingWebhookConfiguration;
   await ignoreConflict(api.createValidatingWebhookConfiguration({ body: v }));
   await ignoreConflict(api.createMutatingWebhookConfiguration({ body: m }));
+}
+
+/** Where kube-apiserver listens and which keys it uses; see {@link kubeApiserverArgs}. */
+export interface KubeApiserverArgsInput {
+  /** `--etcd-servers` URL, e.g. `http://127.0.0.1:2379`. */
+  etcdServers: string;
+  bindAddress: string;
+  advertiseAddress: string;
+  /** TCP port of the HTTPS endpoint. */
+  securePort: number;
+  certDir: string;
+  /** Serving certificate and key files. */
+  servingCert: { certFile: string; keyFile: string };
+  /** CA that signs client certificates (admin, components). */
+  clientCAFile: string;
+  /** Service-account token key pair (public key verifies, private key signs). */
+  serviceAccount: { pubFile: string; keyFile: string };
+}
+
+/**
+ * The kube-apiserver flags shared by the sandbox and the test fixture: client-certificate authentication, RBAC + Node
+ * authorization, service-account tokens, and no `kubernetes` Service endpoint reconciler (its Endpoints may not point
+ * at a loopback or namespace-private address, and nothing here needs them).
+ */
+export function kubeApiserverArgs(o: KubeApiserverArgsInput): string[] {
+  return [
+    `--etcd-servers=${o.etcdServers}`,
+    `--bind-address=${o.bindAddress}`,
+    `--advertise-address=${o.advertiseAddress}`,
+    `--secure-port=${o.securePort}`,
+    `--cert-dir=${o.certDir}`,
+    `--tls-cert-file=${o.servingCert.certFile}`,
+    `--tls-private-key-file=${o.servingCert.keyFile}`,
+    `--client-ca-file=${o.clientCAFile}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${o.serviceAccount.pubFile}`,
+    `--service-account-signing-key-file=${o.serviceAccount.keyFile}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--authorization-mode=Node,RBAC',
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--endpoint-reconciler-type=none',
+  ];
 }
 
 async function ignoreConflict(p: Promise<unknown>): Promise<void> {
