@@ -97,6 +97,17 @@ describe('parseCniArgs / parseInvocation (CNI spec §"Parameters", D4)', () => {
     expect(codeOf(() => parseInvocation(env({ CNI_IFNAME: 'a/b' }), c))).toBe(CniCode.InvalidEnv);
     expect(codeOf(() => parseInvocation(env({ CNI_IFNAME: 'x'.repeat(16) }), c))).toBe(CniCode.InvalidEnv);
   });
+  it('takes pod identity from args.cni of the configuration when CNI_ARGS lacks it (ctr run --cni); CNI_ARGS wins', () => {
+    const c = parseConfig(conf({ args: { cni: { K8S_POD_NAMESPACE: 'ns2', K8S_POD_NAME: 'p2', other: 1 } } }));
+    expect(parseInvocation(env({ CNI_ARGS: '' }), c).args).toEqual({ podNamespace: 'ns2', podName: 'p2' });
+    expect(parseInvocation(env({ CNI_ARGS: 'K8S_POD_NAME=p3' }), c).args).toEqual({
+      podNamespace: 'ns2',
+      podName: 'p3',
+    });
+    expect(codeOf(() => parseConfig(conf({ args: { cni: { K8S_POD_NAME: 7 } } })))).toBe(CniCode.InvalidConfig);
+    expect(() => parseConfig(conf({ args: [] }))).toThrow('args must be a JSON object');
+    expect(parseConfig(conf({ args: { other: { x: 1 } } })).configArgs).toEqual({});
+  });
   it('accepts any valid interface name (D4) and a DEL without netns or pod args', () => {
     const c = parseConfig(conf());
     expect(parseInvocation(env({ CNI_IFNAME: 'net1' }), c).ifName).toBe('net1');

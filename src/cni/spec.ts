@@ -61,6 +61,11 @@ export interface PluginConfig {
   prevResult?: unknown;
   /** `cni.dev/valid-attachments` of a GC request. */
   validAttachments?: { containerID: string; ifname: string }[];
+  /**
+   * Pod identity from the configuration's `args.cni` (CNI conventions, "args in network config"): the fallback for
+   * runtimes that send no Kubernetes `CNI_ARGS`, such as `ctr run --cni`. `CNI_ARGS` wins where both are set.
+   */
+  configArgs?: CniArgs;
 }
 
 /** Pod identity and K8S_* arguments from CNI_ARGS. */
@@ -167,7 +172,36 @@ export function parseConfig(stdin: string): PluginConfig {
       return { containerID: a.containerID, ifname: a.ifname };
     });
   }
+  if (raw.args !== undefined) config.configArgs = parseConfigArgs(raw.args);
   return config;
+}
+
+const CONFIG_ARG_KEYS = {
+  K8S_POD_NAMESPACE: 'podNamespace',
+  K8S_POD_NAME: 'podName',
+  K8S_POD_UID: 'podUID',
+} as const satisfies Record<string, keyof CniArgs>;
+
+/**
+ * Reads pod identity from the configuration's `args.cni` map (CNI conventions: "args" in the network
+ * configuration, namespaced by `cni`): `K8S_POD_NAMESPACE`, `K8S_POD_NAME`, `K8S_POD_UID` as strings. Other keys are
+ * ignored (other plugins of a conflist may own them).
+ * @throws CniError 7 when `args` or `args.cni` is not an object or one of those keys is not a string.
+ */
+export function parseConfigArgs(args: unknown): CniArgs {
+  if (!isObject(args)) throw new CniError(CniCode.InvalidConfig, 'args must be a JSON object');
+  const cni = args.cni;
+  if (cni === undefined) return {};
+  if (!isObject(cni)) throw new CniError(CniCode.InvalidConfig, 'args.cni must be a JSON object');
+  const out: CniArgs = {};
+  for (const [key, field] of Object.entries(CONFIG_ARG_KEYS)) {
+    const v = cni[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v === '')
+      throw new CniError(CniCode.InvalidConfig, `args.cni.${key} must be a non-empty string, got ${JSON.stringify(v)}`);
+    out[field] = v;
+  }
+  return out;
 }
 
 /**
@@ -257,11 +291,13 @@ export function parseInvocation(env: Record<string, string | undefined>, config:
       );
     netns = cmd === 'DEL' ? (env.CNI_NETNS ?? '') : requireEnv(env, 'CNI_NETNS', cmd);
   }
-  const args = parseCniArgs(env.CNI_ARGS);
+  const args: CniArgs = { ...config.configArgs, ...parseCniArgs(env.CNI_ARGS) };
   if (cmd === 'ADD') {
-    if (!env.CNI_ARGS) throw new CniError(CniCode.InvalidEnv, 'CNI_ARGS is required', 'kubelet passes K8S_POD_*');
-    if (!args.podName) throw new CniError(CniCode.InvalidEnv, 'K8S_POD_NAME is required in CNI_ARGS');
-    if (!args.podNamespace) throw new CniError(CniCode.InvalidEnv, 'K8S_POD_NAMESPACE is required in CNI_ARGS');
+    const hint =
+      'kubelet passes K8S_POD_* in CNI_ARGS; runtimes without Kubernetes can set args.cni in the network configuration';
+    if (!env.CNI_ARGS && !config.configArgs) throw new CniError(CniCode.InvalidEnv, 'CNI_ARGS is required', hint);
+    if (!args.podName) throw new CniError(CniCode.InvalidEnv, 'K8S_POD_NAME is required in CNI_ARGS', hint);
+    if (!args.podNamespace) throw new CniError(CniCode.InvalidEnv, 'K8S_POD_NAMESPACE is required in CNI_ARGS', hint);
   }
   if (cmd === 'CHECK' && config.prevResult === undefined)
     throw new CniError(CniCode.InvalidConfig, 'CHECK needs prevResult in the network configuration');
