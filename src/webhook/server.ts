@@ -73,7 +73,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 30_000;
-  server.on('request', (req, res) => route(opts, req, res, true));
+  server.on('request', (req, res) => safeRoute(opts, req, res, true));
   server.on('tlsClientError', (err) => opts.log.debug({ err }, 'TLS handshake failed'));
   await listen(server, opts.port, opts.host);
   const reloader = new CertificateReloader(
@@ -88,7 +88,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
 
   let probe: http.Server | undefined;
   if (opts.probeAddress) {
-    probe = http.createServer((req, res) => route(opts, req, res, false));
+    probe = http.createServer((req, res) => safeRoute(opts, req, res, false));
     await listen(probe, opts.probeAddress.port, opts.probeAddress.host);
   }
   const port = (server.address() as AddressInfo).port;
@@ -127,9 +127,33 @@ function send(res: http.ServerResponse, status: number, contentType: string, bod
   res.end(body);
 }
 
+/**
+ * {@link route} behind a guard: a synchronous throw in a request listener is an uncaught exception that ends the
+ * process, so any client could stop the webhook (e.g. with the request target `//`). It becomes a 500 instead.
+ */
+function safeRoute(
+  opts: WebhookServerOptions,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  admission: boolean,
+): void {
+  try {
+    route(opts, req, res, admission);
+  } catch (err) {
+    opts.log.error({ err, url: req.url }, 'webhook request handler threw');
+    if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+    else res.destroy();
+  }
+}
+
 function route(opts: WebhookServerOptions, req: http.IncomingMessage, res: http.ServerResponse, admission: boolean) {
-  const url = new URL(req.url ?? '/', 'https://webhook');
-  const path = url.pathname;
+  let path: string;
+  try {
+    path = new URL(req.url ?? '/', 'https://webhook').pathname;
+  } catch {
+    // `//`, `//[`, `/\`…: not an origin-form target this server has
+    return send(res, 400, 'text/plain', `request target ${JSON.stringify(req.url)} is not a valid path\n`);
+  }
   if (path === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
   if (path === '/readyz') {
     return opts.isReady() ? send(res, 200, 'text/plain', 'ok\n') : send(res, 503, 'text/plain', 'cache not synced\n');
