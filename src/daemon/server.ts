@@ -26,37 +26,119 @@ export interface CniHandler {
   del(req: PodRequest): Promise<void>;
   check(req: PodRequest): Promise<void>;
   ready(): boolean;
-  gc(networkName: string, valid: { containerID: string; ifname: string }[]): Promise<void>;
+  gc(networkName: string, valid: ValidAttachment[]): Promise<void>;
 }
 
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
+/** Largest request body accepted (bytes): a GC's valid-attachments list of ~40 000 containers fits. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Time a client has to send its headers / its whole request (ms); slow or silent clients are cut after it. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Interface names: alphanumerics, `_`, `-`, `.`, at most 15 (IFNAMSIZ - 1). Stricter than the kernel's
+ * `dev_valid_name` on purpose: the name is written into `ip -batch` lines and into the `sh -c` script that sets the
+ * pod namespace's sysctls, where quotes, `;`, `#` or `$` would be commands.
+ */
+const IFNAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+/** CNI spec §"Parameters": CNI_CONTAINERID is alphanumerics, `_`, `.`, `-`; it also names the attachment file. */
+const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+/** Kubernetes object names: pod names are DNS-1123 subdomains (≤ 253), namespaces DNS-1123 labels (≤ 63). */
+const DNS_SUBDOMAIN_RE = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/**
+ * Network namespace paths (`/var/run/netns/cni-…`, `/proc/<pid>/ns/net`, `/var/run/docker/netns/…`): absolute,
+ * normalised (no `.`/`..` segments, no `//`), and only characters that are safe inside an `ip -batch` line.
+ */
+const NETNS_RE = /^(\/[A-Za-z0-9_@+=,:.-]+)+$/;
+
+/** Reads an optional string field; absent/null ⇒ ''. @throws CniRequestError 400 (code 6) for any other type. */
+function str(b: Record<string, unknown>, field: string): string {
+  const v = b[field];
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string')
+    throw new CniRequestError(400, 6, `${field} must be a string, got ${JSON.stringify(v).slice(0, 80)}`);
+  return v;
 }
 
-/** Validates a pod request body. @throws CniRequestError 400. */
+function invalid(field: string, value: string, rule: string): CniRequestError {
+  return new CniRequestError(400, 4, `${field} ${JSON.stringify(value.slice(0, 300))} is invalid: ${rule}`);
+}
+
+/**
+ * Validates a pod request body (ADD needs pod name and namespace; every field present is checked).
+ * @throws CniRequestError 400: code 6 for a non-object body or a non-string field, code 4 for a missing or invalid
+ * value (the message names the field, the value and the rule).
+ */
 export function parsePodRequest(body: unknown, needPod: boolean): PodRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new CniRequestError(400, 6, 'request body must be a JSON object');
   const b = body as Record<string, unknown>;
   const req: PodRequest = {
-    podName: str(b.pod_name),
-    podNamespace: str(b.pod_namespace),
-    containerID: str(b.container_id),
-    netns: str(b.net_ns),
-    ifName: str(b.if_name) || 'eth0',
-    networkName: str(b.network_name),
+    podName: str(b, 'pod_name'),
+    podNamespace: str(b, 'pod_namespace'),
+    containerID: str(b, 'container_id'),
+    netns: str(b, 'net_ns'),
+    ifName: str(b, 'if_name') || 'eth0',
+    networkName: str(b, 'network_name'),
   };
-  if (typeof b.pod_uid === 'string' && b.pod_uid) req.podUID = b.pod_uid;
+  const uid = str(b, 'pod_uid');
+  if (uid) req.podUID = uid;
   if (!req.containerID) throw new CniRequestError(400, 4, 'container_id is required');
+  if (!CONTAINER_ID_RE.test(req.containerID))
+    throw invalid('container_id', req.containerID, 'at most 200 of A-Z a-z 0-9 _ . -, starting alphanumeric');
   if (needPod && (!req.podName || !req.podNamespace))
     throw new CniRequestError(400, 4, 'pod_name and pod_namespace are required');
-  if (!/^[^\s/:]{1,15}$/.test(req.ifName)) throw new CniRequestError(400, 4, `invalid if_name ${req.ifName}`);
+  if (req.podName && !DNS_SUBDOMAIN_RE.test(req.podName))
+    throw invalid('pod_name', req.podName, 'not a Kubernetes object name (DNS-1123 subdomain)');
+  if (req.podNamespace && !DNS_LABEL_RE.test(req.podNamespace))
+    throw invalid('pod_namespace', req.podNamespace, 'not a Kubernetes namespace name (DNS-1123 label)');
+  if (!IFNAME_RE.test(req.ifName))
+    throw invalid('if_name', req.ifName, 'at most 15 of A-Z a-z 0-9 _ . -, not starting with . or -');
+  if (req.ifName === 'lo') throw invalid('if_name', req.ifName, 'the loopback device cannot be the pod interface');
+  if (req.netns && !NETNS_RE.test(req.netns))
+    throw invalid('net_ns', req.netns, 'an absolute normalised path of A-Z a-z 0-9 _ @ + = , : . -');
+  if (req.netns && req.netns.split('/').some((seg) => seg === '.' || seg === '..'))
+    throw invalid('net_ns', req.netns, 'no . or .. path segments');
   return req;
+}
+
+/** One entry of a GC's `valid_attachments` (CNI spec 1.1 `cni.dev/valid-attachments`). */
+export interface ValidAttachment {
+  containerID: string;
+  ifname: string;
+}
+
+/** Validates a GC body. @throws CniRequestError 400 naming the field (and the index of a bad entry). */
+export function parseGcRequest(body: unknown): { networkName: string; valid: ValidAttachment[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new CniRequestError(400, 6, 'request body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  // an empty network name would make the GC remove the attachments of every network
+  const networkName = str(b, 'network_name');
+  if (!networkName) throw new CniRequestError(400, 4, 'network_name is required');
+  if (!Array.isArray(b.valid_attachments)) throw new CniRequestError(400, 4, 'valid_attachments must be an array');
+  const valid = (b.valid_attachments as unknown[]).map((v, i) => {
+    const e = v as Partial<Record<string, unknown>> | null;
+    if (typeof e !== 'object' || e === null || typeof e.containerID !== 'string' || typeof e.ifname !== 'string')
+      throw new CniRequestError(
+        400,
+        4,
+        `valid_attachments[${i}] must be {"containerID": string, "ifname": string}, got ${JSON.stringify(v).slice(0, 80)}`,
+      );
+    return { containerID: e.containerID, ifname: e.ifname };
+  });
+  return { networkName, valid };
 }
 
 async function readBody(req: http.IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new CniRequestError(413, 6, `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(c as Buffer);
+  }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text === '') return {};
   try {
@@ -71,6 +153,7 @@ export async function startCniServer(socket: string, handler: CniHandler, logger
   await rm(socket, { force: true });
   const server = http.createServer((req, res) => {
     const send = (status: number, body?: unknown): void => {
+      if (res.headersSent || res.destroyed) return;
       if (body === undefined) {
         res.writeHead(status).end();
         return;
@@ -87,6 +170,8 @@ export async function startCniServer(socket: string, handler: CniHandler, logger
           : new CniRequestError(500, 100, err instanceof Error ? err.message : String(err));
       if (e.httpStatus >= 500) logger.error({ err, path: req.url }, 'cni request failed');
       else logger.warn({ path: req.url, error: e.message }, 'cni request refused');
+      // a body over the limit was not read to its end: close the connection after the answer
+      if (e.httpStatus === 413) res.setHeader('connection', 'close');
       send(e.httpStatus, { address: null, host_interface: '', error: e.message, code: e.cniCode });
     };
     const url = req.url ?? '';
@@ -112,10 +197,8 @@ export async function startCniServer(socket: string, handler: CniHandler, logger
             send(204);
             return;
           case DaemonApi.Gc: {
-            const b = body as { network_name?: unknown; valid_attachments?: unknown };
-            if (!Array.isArray(b.valid_attachments))
-              throw new CniRequestError(400, 4, 'valid_attachments must be an array');
-            await handler.gc(str(b.network_name), b.valid_attachments as { containerID: string; ifname: string }[]);
+            const gc = parseGcRequest(body);
+            await handler.gc(gc.networkName, gc.valid);
             send(204);
             return;
           }
@@ -127,6 +210,8 @@ export async function startCniServer(socket: string, handler: CniHandler, logger
       }
     })();
   });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socket, () => resolve());
