@@ -12,10 +12,10 @@ import {
   CniCode,
   CniError,
   daemonRequest,
+  parseAddResponse,
   parseConfig,
   parseInvocation,
   versionResult,
-  type DaemonAddResponse,
   type Invocation,
 } from './spec.ts';
 
@@ -60,7 +60,15 @@ function callDaemon(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        res.on('error', (err) =>
+          reject(
+            new CniError(
+              CniCode.TryAgainLater,
+              `hybridnet daemon at ${socket} closed the connection in the middle of its answer to ${path}: ${err.message}`,
+              'the daemon may have restarted; the runtime should retry',
+            ),
+          ),
+        );
       },
     );
     req.on('timeout', () => {
@@ -125,8 +133,7 @@ async function run(inv: Invocation): Promise<unknown> {
     case 'ADD': {
       const ans = await callDaemon(config.serverSocket, 'POST', DaemonApi.Add, daemonRequest(inv), config.timeoutMs);
       if (ans.status !== 200) throw daemonError('request ip', ans);
-      const resp = JSON.parse(ans.body) as DaemonAddResponse;
-      return buildResult(inv, resp);
+      return buildResult(inv, parseAddResponse(ans.body));
     }
     case 'DEL': {
       let ans: HttpAnswer;

@@ -6,6 +6,7 @@ import {
   daemonRequest,
   parseCniArgs,
   parseConfig,
+  parseAddResponse,
   parseInvocation,
   versionResult,
   type DaemonAddResponse,
@@ -179,5 +180,50 @@ describe('buildResult (D3)', () => {
       cniVersion: '0.4.0',
       supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
     });
+  });
+});
+
+describe('hostile input (issue #5/#6 hardening)', () => {
+  const c = parseConfig(conf());
+
+  it.each(["';reboot;'", '#x', 'e$IFS', '..', '.x', '-x', 'a"b', "a'b", 'a;b', 'a`b`'])(
+    'refuses CNI_IFNAME %j: it would be a command in the daemon’s ip -batch or sh -c',
+    (ifName) => {
+      expect(codeOf(() => parseInvocation(env({ CNI_IFNAME: ifName }), c))).toBe(CniCode.InvalidEnv);
+    },
+  );
+
+  it('accepts the usual interface names', () => {
+    for (const ifName of ['eth0', 'net1', 'eth0.100', 'vlan_2', 'e-1'])
+      expect(parseInvocation(env({ CNI_IFNAME: ifName }), c).ifName).toBe(ifName);
+  });
+
+  it.each([
+    ['not JSON', '<html>oops', /not JSON/],
+    ['JSON null', 'null', /not a JSON object/],
+    ['no address list', '{"host_interface":"h"}', /no address list/],
+    ['address not a list', '{"host_interface":"h","address":"x"}', /no address list/],
+    ['an address without ip', '{"host_interface":"h","address":[{"mac":"m","protocol":"4"}]}', /\{ip, mac/],
+    ['an unknown protocol', '{"host_interface":"h","address":[{"ip":"i","mac":"m","protocol":"ipv4"}]}', /\{ip/],
+    ['no host_interface', '{"address":[{"ip":"i","mac":"m","protocol":"4"}]}', /host_interface/],
+  ])('reports a daemon ADD answer with %s as code 100 quoting it (was code 5 with a TypeError)', (_w, body, msg) => {
+    let err: unknown;
+    try {
+      parseAddResponse(body);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CniError);
+    expect((err as CniError).code).toBe(CniCode.DaemonFailure);
+    expect((err as CniError).message).toMatch(msg);
+  });
+
+  it('decodes a well-formed daemon ADD answer', () => {
+    const body = JSON.stringify({
+      address: [{ ip: '10.0.0.2/24', mac: '02:00:00:00:00:01', protocol: '4' }],
+      host_interface: 'hybr0',
+      error: '',
+    });
+    expect(parseAddResponse(body).host_interface).toBe('hybr0');
   });
 });

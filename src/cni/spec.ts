@@ -247,7 +247,12 @@ export function parseCniArgs(text: string | undefined): CniArgs {
   return out;
 }
 
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
+/**
+ * Interface names: alphanumerics, `_`, `-`, `.`, at most 15 (IFNAMSIZ - 1), not starting with `.` or `-`. Stricter
+ * than the kernel's `dev_valid_name` on purpose: the daemon writes the name into `ip -batch` lines and a `sh -c`
+ * script, where quotes, `;`, `#` or `$` would be commands. Same rule as the daemon's `parsePodRequest`.
+ */
+const IFNAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 function requireEnv(env: Record<string, string | undefined>, name: string, command: string): string {
@@ -287,7 +292,7 @@ export function parseInvocation(env: Record<string, string | undefined>, config:
       throw new CniError(
         CniCode.InvalidEnv,
         `CNI_IFNAME ${JSON.stringify(ifName)} is not a valid interface name`,
-        'at most 15 characters, no whitespace, "/" or ":"',
+        'at most 15 of A-Z a-z 0-9 _ . -, not starting with . or -',
       );
     netns = cmd === 'DEL' ? (env.CNI_NETNS ?? '') : requireEnv(env, 'CNI_NETNS', cmd);
   }
@@ -350,6 +355,40 @@ export interface DaemonAddResponse {
   error: string;
   /** CNI code the daemon suggests for `error`. */
   code?: number;
+}
+
+/**
+ * Decodes the daemon's answer to a successful ADD (HTTP 200): a JSON object whose `address` is an array of
+ * `{ip: string, mac: string, protocol: "4" | "6"}` and whose `host_interface` is a string.
+ * @throws CniError 100 naming what is wrong and quoting the start of the body (a daemon of another version, or
+ * something else listening on the socket).
+ */
+export function parseAddResponse(body: string): DaemonAddResponse {
+  const quote = JSON.stringify(body.slice(0, 200));
+  const bad = (what: string): CniError =>
+    new CniError(
+      CniCode.DaemonFailure,
+      `hybridnet daemon answered ADD with ${what}: ${quote}`,
+      'check that server_socket is the hybridnet daemon socket and that plugin and daemon are of the same release',
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw bad('a body that is not JSON');
+  }
+  if (!isObject(raw)) throw bad('a body that is not a JSON object');
+  if (typeof raw.host_interface !== 'string') throw bad('no host_interface string');
+  if (!Array.isArray(raw.address) || raw.address.length === 0) throw bad('no address list');
+  for (const a of raw.address as unknown[])
+    if (
+      !isObject(a) ||
+      typeof a.ip !== 'string' ||
+      typeof a.mac !== 'string' ||
+      (a.protocol !== '4' && a.protocol !== '6')
+    )
+      throw bad('an address that is not {ip, mac, protocol: "4"|"6"}');
+  return raw as unknown as DaemonAddResponse;
 }
 
 /** A CNI result of version 0.3.0 and later. */
