@@ -158,7 +158,7 @@ describe('CNI server on a unix socket', () => {
   });
 
   it('serves a well-formed ADD', async () => {
-    const r = await call(socket, 'POST', DaemonApi.Add, JSON.stringify(pod));
+    const r = await call(socket, 'POST', DaemonApi.Add, JSON.stringify({ ...pod, net_ns: '/proc/self/ns/net' }));
     expect(r.status).toBe(200);
     expect(seen).toHaveLength(1);
   });
@@ -180,6 +180,18 @@ describe('CNI server on a unix socket', () => {
     expect(r.status).toBe(status);
     expect(r.body.code).toBe(code);
     expect(r.body.error).toBeTruthy();
+    expect(seen).toEqual([]);
+  });
+
+  it.each([
+    ['a regular file', '/etc/hostname', /is not a network namespace \(filesystem type 0x/],
+    ['a directory', '/proc/self/ns', /is not a network namespace/],
+    ['a missing path', '/var/run/netns/hn-no-such-netns', /cannot be opened \(ENOENT\)/],
+    ['nothing', '', /net_ns is required/],
+  ])('answers ADD with net_ns %s with 400 code 4 before the handler runs', async (_what, netns, msg) => {
+    const r = await call(socket, 'POST', DaemonApi.Add, JSON.stringify({ ...pod, net_ns: netns }));
+    expect(r).toMatchObject({ status: 400, body: { code: 4 } });
+    expect(r.body.error).toMatch(msg);
     expect(seen).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
  * plus `/api/v1/check`, `GET /api/v1/status`, `POST /api/v1/gc` (D7). Bodies are validated here; the work is the
  * {@link CniHandler}'s.
  */
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, rm, statfs } from 'node:fs/promises';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { DaemonApi } from './constants.ts';
@@ -103,6 +103,30 @@ export function parsePodRequest(body: unknown, needPod: boolean): PodRequest {
   return req;
 }
 
+/** `f_type` of nsfs, the filesystem of `/proc/<pid>/ns/*` and of their bind mounts (linux/magic.h NSFS_MAGIC). */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Checks that `netns` is a namespace file (nsfs): a regular file or directory given as CNI_NETNS would otherwise
+ * reach `ip link add … netns` and `nsenter --net=`, fail there and cost a veth create + delete.
+ * @throws CniRequestError 400 (code 4) naming the path and what it is instead.
+ */
+export async function assertNamespaceFile(netns: string): Promise<void> {
+  let type: number;
+  try {
+    type = (await statfs(netns)).type;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new CniRequestError(400, 4, `net_ns ${JSON.stringify(netns)} cannot be opened (${code})`);
+  }
+  if (type !== NSFS_MAGIC)
+    throw new CniRequestError(
+      400,
+      4,
+      `net_ns ${JSON.stringify(netns)} is not a network namespace (filesystem type 0x${type.toString(16)}, want nsfs)`,
+    );
+}
+
 /** One entry of a GC's `valid_attachments` (CNI spec 1.1 `cni.dev/valid-attachments`). */
 export interface ValidAttachment {
   containerID: string;
@@ -185,9 +209,13 @@ export async function startCniServer(socket: string, handler: CniHandler, logger
         if (req.method !== 'POST') throw new CniRequestError(405, 4, `${req.method} ${url} is not supported`);
         const body = await readBody(req);
         switch (url) {
-          case DaemonApi.Add:
-            send(200, await handler.add(parsePodRequest(body, true)));
+          case DaemonApi.Add: {
+            const pod = parsePodRequest(body, true);
+            if (!pod.netns) throw new CniRequestError(400, 4, 'net_ns is required for ADD');
+            await assertNamespaceFile(pod.netns);
+            send(200, await handler.add(pod));
             return;
+          }
           case DaemonApi.Del:
             await handler.del(parsePodRequest(body, false));
             send(204);
