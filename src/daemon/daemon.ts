@@ -84,6 +84,8 @@ export class Daemon implements CniHandler {
   readonly metrics = new DaemonMetrics();
   private readonly lock = new Lock();
   private readonly delByContainer = new Map<string, Promise<void>>();
+  /** ADDs in flight by container ID: a DEL of the same container waits for it (else the ADD wires after the DEL). */
+  private readonly addByContainer = new Map<string, Promise<unknown>>();
   private synced = false;
   private reconciled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -314,13 +316,17 @@ export class Daemon implements CniHandler {
   /** Pod ADD (SPEC §7.3). */
   async add(req: PodRequest): Promise<unknown> {
     const end = this.metrics.timer('add');
+    const running = this.addInner(req);
+    this.addByContainer.set(req.containerID, running);
     try {
-      const out = await this.addInner(req);
+      const out = await running;
       end('ok');
       return out;
     } catch (err) {
       end('error');
       throw err;
+    } finally {
+      if (this.addByContainer.get(req.containerID) === running) this.addByContainer.delete(req.containerID);
     }
   }
 
@@ -570,6 +576,7 @@ export class Daemon implements CniHandler {
     // container only. A reconcile that races a veth deletion fails once and is retried by reconcileLocked.
     const prev = this.delByContainer.get(req.containerID) ?? Promise.resolve();
     const mine = prev.then(async () => {
+      await this.addByContainer.get(req.containerID)?.catch(() => undefined);
       const a = await this.store.get(req.containerID);
       if (a) await this.removeAttachment(a);
       await this.store.clearPendingDelete(req.containerID);
