@@ -5,6 +5,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { pino } from 'pino';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDevCertificates } from './certs.ts';
 import { allow } from './decision.ts';
 import { createWebhookMetrics } from './metrics.ts';
-import { startWebhookServer, type WebhookServer } from './server.ts';
+import { HEADERS_TIMEOUT_MS, startWebhookServer, type WebhookServer } from './server.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -130,4 +131,21 @@ describe('webhook server against hostile clients', () => {
     await raw(server.port, ca, text.replace(/Content-Length: \d+/, 'Content-Length: 100000'));
     expect(statusOf(await raw(server.port, ca, request('GET', '/healthz')))).toBe(200);
   });
+
+  it('closes silent and slow clients within the headers deadline (Node 20 HTTPS enforces none itself)', async () => {
+    const t0 = Date.now();
+    const closed = (s: net.Socket): Promise<number> =>
+      new Promise((resolve) => {
+        s.on('error', () => undefined);
+        s.on('close', () => resolve(Date.now() - t0));
+      });
+    const tcp = net.connect(server.port, '127.0.0.1');
+    const tlsSilent = tls.connect({ host: '127.0.0.1', port: server.port, ca, servername: 'localhost' });
+    const tlsHalf = tls.connect({ host: '127.0.0.1', port: server.port, ca, servername: 'localhost' }, () =>
+      tlsHalf.write('POST /validate HTTP/1.1\r\nHost: x\r\n'),
+    );
+    const times = await Promise.all([closed(tcp), closed(tlsSilent), closed(tlsHalf)]);
+    for (const t of times) expect(t).toBeLessThan(HEADERS_TIMEOUT_MS + 3_000);
+    expect(statusOf(await raw(server.port, ca, request('GET', '/healthz')))).toBe(200);
+  }, 30_000);
 });

@@ -11,6 +11,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import {
   AdmissionDecodeError,
@@ -69,10 +70,12 @@ type Endpoint = 'validate' | 'mutate';
  */
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const pair = await loadKeyPair(opts.certFile, opts.keyFile);
-  const server = https.createServer({ ...TLS_POLICY, ...pair });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
+  // handshakeTimeout: a client that opens TCP and never says ClientHello holds a socket 120 s by default
+  const server = https.createServer({ ...TLS_POLICY, ...pair, handshakeTimeout: HEADERS_TIMEOUT_MS });
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = 30_000;
+  enforceDeadlines(server);
   server.on('request', (req, res) => safeRoute(opts, req, res, true));
   server.on('tlsClientError', (err) => opts.log.debug({ err }, 'TLS handshake failed'));
   await listen(server, opts.port, opts.host);
@@ -103,6 +106,38 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   };
   if (probe) result.probePort = (probe.address() as AddressInfo).port;
   return result;
+}
+
+/** Time a client has after connecting (or after the previous answer) to send its request headers (ms). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** Time a client has from its request headers to the end of its body (ms). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Deadlines for slow clients on the HTTPS server. Node 20's `https.Server` enforces neither `headersTimeout` nor
+ * `requestTimeout` (measured: a client that completes TLS and then sends nothing, or half its headers, is held
+ * forever), so one attacker could pin every file descriptor. Each connection gets {@link HEADERS_TIMEOUT_MS} to
+ * send its headers, each request {@link REQUEST_TIMEOUT_MS} until its answer is sent; the socket is destroyed
+ * when a deadline passes.
+ */
+function enforceDeadlines(server: https.Server): void {
+  const timers = new WeakMap<object, NodeJS.Timeout>();
+  const arm = (socket: { destroy(): void }, ms: number): void => {
+    clearTimeout(timers.get(socket));
+    timers.set(
+      socket,
+      setTimeout(() => socket.destroy(), ms),
+    );
+  };
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    arm(socket, HEADERS_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timers.get(socket)));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    arm(req.socket, REQUEST_TIMEOUT_MS);
+    // keep-alive: the next request's headers are due within the keep-alive window plus the headers deadline
+    res.once('finish', () => arm(req.socket, server.keepAliveTimeout + HEADERS_TIMEOUT_MS));
+  });
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {
