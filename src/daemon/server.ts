@@ -5,6 +5,7 @@
  */
 import { chmod, rm, statfs } from 'node:fs/promises';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { DaemonApi } from './constants.ts';
 import { CniRequestError } from './config.ts';
@@ -240,6 +241,17 @@ export async function startCniServer(socket: string, handler: CniHandler, logger
   });
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
+  // Node enforces headersTimeout only once the first byte arrived: a client that connects and says nothing would
+  // hold its socket forever. It gets HEADERS_TIMEOUT_MS; a request, once it arrives, is the handler's to answer.
+  const silent = new WeakMap<object, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    silent.set(
+      socket,
+      setTimeout(() => socket.destroy(), HEADERS_TIMEOUT_MS),
+    );
+    socket.once('close', () => clearTimeout(silent.get(socket)));
+  });
+  server.on('request', (req: http.IncomingMessage) => clearTimeout(silent.get(req.socket)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socket, () => resolve());
