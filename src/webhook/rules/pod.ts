@@ -64,8 +64,45 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function isStringMap(v: unknown): boolean {
+  return isRecord(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+/**
+ * The shape the Pod rules rely on, checked before they read it: `metadata` and `spec` objects, string maps for
+ * labels, annotations and nodeSelector, arrays of objects for ownerReferences and tolerations. The API server
+ * decodes Pods strictly, so a failure here means a broken or forged request; it is an errored 400 naming the field
+ * instead of a TypeError inside a rule (an "internal error" 500).
+ */
+function podShapeError(pod: Record<string, unknown>): string | undefined {
+  const meta = pod.metadata;
+  if (meta !== undefined && meta !== null) {
+    if (!isRecord(meta)) return 'metadata is not an object';
+    for (const f of ['labels', 'annotations'])
+      if (meta[f] !== undefined && meta[f] !== null && !isStringMap(meta[f]))
+        return `metadata.${f} is not a string map`;
+    if (meta.name !== undefined && typeof meta.name !== 'string') return 'metadata.name is not a string';
+    if (meta.namespace !== undefined && typeof meta.namespace !== 'string') return 'metadata.namespace is not a string';
+    const refs = meta.ownerReferences;
+    if (refs !== undefined && refs !== null && !(Array.isArray(refs) && refs.every(isRecord)))
+      return 'metadata.ownerReferences is not a list of objects';
+  }
+  const spec = pod.spec;
+  if (spec !== undefined && spec !== null) {
+    if (!isRecord(spec)) return 'spec is not an object';
+    if (spec.nodeSelector !== undefined && spec.nodeSelector !== null && !isStringMap(spec.nodeSelector))
+      return 'spec.nodeSelector is not a string map';
+    const tol = spec.tolerations;
+    if (tol !== undefined && tol !== null && !(Array.isArray(tol) && tol.every(isRecord)))
+      return 'spec.tolerations is not a list of objects';
+  }
+  return undefined;
+}
+
 function podOf(req: AdmissionRequest): RawPod | Decision {
   if (!isRecord(req.object)) return errored(400, `${req.operation} Pod ${req.name ?? ''}: the request carries no pod`);
+  const shape = podShapeError(req.object);
+  if (shape) return errored(400, `${req.operation} Pod ${req.name ?? ''}: ${shape}`);
   return req.object;
 }
 
