@@ -54,6 +54,7 @@ describe('webhook server against hostile clients', () => {
       isReady: () => true,
       metrics: createWebhookMetrics(),
       log,
+      probeAddress: { host: '127.0.0.1', port: 0 },
       handlers: {
         validate: (req) => {
           // a rule that trusts the object's shape, as real rules narrow it
@@ -132,7 +133,7 @@ describe('webhook server against hostile clients', () => {
     expect(statusOf(await raw(server.port, ca, request('GET', '/healthz')))).toBe(200);
   });
 
-  it('closes silent and slow clients within the headers deadline (Node 20 HTTPS enforces none itself)', async () => {
+  it('closes silent and slow clients of the HTTPS and the probe listener within the headers deadline', async () => {
     const t0 = Date.now();
     const closed = (s: net.Socket): Promise<number> =>
       new Promise((resolve) => {
@@ -144,7 +145,8 @@ describe('webhook server against hostile clients', () => {
     const tlsHalf = tls.connect({ host: '127.0.0.1', port: server.port, ca, servername: 'localhost' }, () =>
       tlsHalf.write('POST /validate HTTP/1.1\r\nHost: x\r\n'),
     );
-    const times = await Promise.all([closed(tcp), closed(tlsSilent), closed(tlsHalf)]);
+    const probeSilent = net.connect(server.probePort ?? 0, '127.0.0.1');
+    const times = await Promise.all([closed(tcp), closed(tlsSilent), closed(tlsHalf), closed(probeSilent)]);
     for (const t of times) expect(t).toBeLessThan(HEADERS_TIMEOUT_MS + 3_000);
     expect(statusOf(await raw(server.port, ca, request('GET', '/healthz')))).toBe(200);
   }, 30_000);

@@ -10,8 +10,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type tls from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
   AdmissionDecodeError,
@@ -75,7 +74,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = 30_000;
-  enforceDeadlines(server);
+  enforceDeadlines(server, 'secureConnection');
   server.on('request', (req, res) => safeRoute(opts, req, res, true));
   server.on('tlsClientError', (err) => opts.log.debug({ err }, 'TLS handshake failed'));
   await listen(server, opts.port, opts.host);
@@ -92,6 +91,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   let probe: http.Server | undefined;
   if (opts.probeAddress) {
     probe = http.createServer((req, res) => safeRoute(opts, req, res, false));
+    // plain HTTP enforces headersTimeout only after a first byte: a silent client would be held forever
+    enforceDeadlines(probe, 'connection');
     await listen(probe, opts.probeAddress.port, opts.probeAddress.host);
   }
   const port = (server.address() as AddressInfo).port;
@@ -120,7 +121,7 @@ export const REQUEST_TIMEOUT_MS = 30_000;
  * send its headers, each request {@link REQUEST_TIMEOUT_MS} until its answer is sent; the socket is destroyed
  * when a deadline passes.
  */
-function enforceDeadlines(server: https.Server): void {
+function enforceDeadlines(server: http.Server | https.Server, connectEvent: 'connection' | 'secureConnection'): void {
   const timers = new WeakMap<object, NodeJS.Timeout>();
   const arm = (socket: { destroy(): void }, ms: number): void => {
     clearTimeout(timers.get(socket));
@@ -129,7 +130,7 @@ function enforceDeadlines(server: https.Server): void {
       setTimeout(() => socket.destroy(), ms),
     );
   };
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
+  server.on(connectEvent, (socket: Socket) => {
     arm(socket, HEADERS_TIMEOUT_MS);
     socket.once('close', () => clearTimeout(timers.get(socket)));
   });
