@@ -36,6 +36,7 @@ import {
 import { hostVethName } from '../net/index.ts';
 import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
 import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
+import { ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
 import { readLinks, readRules } from './apply/read.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
@@ -89,6 +90,9 @@ export class Daemon implements CniHandler {
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
   private nodeUID: string | undefined;
+  /** The Node's `status.addresses` values, refreshed at start and every resync (SPEC §7.8 step 2). */
+  private nodeAddresses: string[] | undefined;
+  private ipv6Off: boolean | undefined;
   /** ipsets + iptables text last applied; event-driven reconciles skip the refresh when it is unchanged. */
   private lastIptablesKey = '';
   /** Set by the periodic resync: the next reconcile re-applies iptables even when unchanged (SPEC §7.10). */
@@ -149,6 +153,7 @@ export class Daemon implements CniHandler {
       i.run(signal).catch((err: unknown) => this.logger.error({ err }, 'informer stopped')),
     );
     for (const i of infs) await i.waitForSync(signal);
+    await this.refreshNode();
     this.synced = true;
     await this.reconcile();
     await this.startupGC();
@@ -156,7 +161,7 @@ export class Daemon implements CniHandler {
     this.logger.info({ socket: this.config.socket, node: this.config.nodeName }, 'cni server listening');
     const periodic = setInterval(() => {
       this.iptablesDue = true;
-      this.trigger();
+      void this.refreshNode().finally(() => this.trigger());
     }, this.config.resyncMs);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(periodic);
@@ -200,12 +205,17 @@ export class Daemon implements CniHandler {
     const links = await readLinks(this.runner);
     const vxlanParent = await chooseInterface(this.runner, this.config.preferVxlanInterfaces, links);
     const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
+    this.ipv6Off ??= await ipv6Disabled();
+    const raDev = this.ipv6Off ? undefined : await raDefaultRouteDev(this.runner);
     return {
       nodeName: this.config.nodeName,
       links,
       ...(vxlanParent ? { vxlanParent } : {}),
       ...(vlanParent ? { vlanParent } : {}),
       currentRules: await readRules(this.runner),
+      ...(this.nodeAddresses ? { nodeAddresses: this.nodeAddresses } : {}),
+      ipv6Disabled: this.ipv6Off,
+      ...(raDev ? { raDefaultRouteDev: raDev } : {}),
     };
   }
 
@@ -233,6 +243,7 @@ export class Daemon implements CniHandler {
     const iptables =
       this.config.iptables && opts.iptables !== false && (this.iptablesDue || iptablesKey !== this.lastIptablesKey);
     const report = await applyNodePlan(this.runner, plan, { iptables });
+    if (report.tcError) this.logger.warn({ node: this.config.nodeName }, report.tcError);
     if (iptables) {
       this.lastIptablesKey = iptablesKey;
       this.iptablesDue = false;
@@ -244,6 +255,20 @@ export class Daemon implements CniHandler {
     this.reconciled = true;
     this.metrics.reconcileSeconds.observe((performance.now() - t0) / 1000);
     return report;
+  }
+
+  /** Reads this node's Node object: UID (NodeInfo owner) and `status.addresses` (node-local VXLAN IPs). */
+  private async refreshNode(): Promise<void> {
+    try {
+      const node = await this.client.get<V1Node>(resourcePath(NodesPath, undefined, this.config.nodeName));
+      this.nodeUID = node.metadata?.uid ?? '';
+      this.nodeAddresses = (node.status?.addresses ?? []).map((a) => a.address);
+    } catch (err) {
+      this.logger.warn(
+        { err, node: this.config.nodeName },
+        'cannot read the Node object; node-local VXLAN addresses keep their last value',
+      );
+    }
   }
 
   /** Creates or patches this node's NodeInfo (SPEC §7.8 step 3). */
@@ -548,6 +573,10 @@ export class Daemon implements CniHandler {
       toOverlayTable: this.config.toOverlayTable,
       overlayMarkTable: this.config.overlayMarkTable,
       vxlanUdpPort: this.config.vxlanUdpPort,
+      neighGcThresh: this.config.neighGcThresh,
+      ipv6RouteMaxSize: this.config.ipv6RouteMaxSize,
+      ipv6RouteGcThresh: this.config.ipv6RouteGcThresh,
+      extraNodeLocalVxlanIPCidrs: this.config.extraNodeLocalVxlanIPCidrs,
     };
   }
 
