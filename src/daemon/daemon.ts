@@ -38,11 +38,14 @@ import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
 import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
 import { ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
 import { readLinks, readRules } from './apply/read.ts';
+import { checkOwnedTables, removeLegacyChains } from './apply/startup.ts';
+import { runVlanChecks } from './apply/vlan-checks.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
 import { planGratuitousArp, planPodAdd } from './plan/pod.ts';
+import { planVlanChecks } from './plan/vlan-checks.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
@@ -143,6 +146,7 @@ export class Daemon implements CniHandler {
 
   /** Runs until `signal` aborts: informers, first reconcile, start-up GC, then the CNI server. */
   async run(signal: AbortSignal): Promise<void> {
+    await this.startupChecks();
     const infs: { run(s: AbortSignal): Promise<void>; waitForSync(s: AbortSignal): Promise<void> }[] = [
       this.networks,
       this.subnets,
@@ -168,6 +172,21 @@ export class Daemon implements CniHandler {
     if (this.timer) clearTimeout(this.timer);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.all(running);
+  }
+
+  /**
+   * SPEC §7.1 / §7.10 start-up: refuses to start (throws TableInUseError) when a fixed table holds foreign routes;
+   * removes the legacy RAMA-* chains once per process.
+   */
+  private async startupChecks(): Promise<void> {
+    await checkOwnedTables(this.runner, this.config);
+    if (!this.config.iptables) return;
+    this.ipv6Off ??= await ipv6Disabled();
+    const cleaned = await removeLegacyChains(this.runner, !this.ipv6Off).catch((err: unknown) => {
+      this.logger.error({ err }, 'removing the legacy RAMA-* iptables chains failed; continuing');
+      return [];
+    });
+    if (cleaned.length > 0) this.logger.info({ families: cleaned }, 'removed the legacy RAMA-* iptables chains');
   }
 
   /** True once caches synced, the node was reconciled once and the CNI socket listens (`/ready`, CNI STATUS). */
@@ -418,6 +437,7 @@ export class Daemon implements CniHandler {
         addresses,
         localDirectTable: this.config.localDirectTable,
       });
+      const vlanChecks = this.startVlanChecks(who, effectiveNetworkMode(network), fwd, instances);
       try {
         await ipBatch(this.runner, plan.createVeth);
         await writeSysctls(plan.hostSysctls);
@@ -425,11 +445,14 @@ export class Daemon implements CniHandler {
         await podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch);
         await this.wirePodIntoNode(instances, facts);
         this.trigger();
+        const refused = await vlanChecks;
+        if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
       } catch (err) {
         await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
         await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
           () => undefined,
         );
+        if (err instanceof CniRequestError) throw err;
         throw new CniRequestError(
           500,
           100,
@@ -477,6 +500,23 @@ export class Daemon implements CniHandler {
         error: '',
       };
     });
+  }
+
+  /** Starts the VLAN gateway / duplicate-IP ARP checks of an ADD (SPEC §7.3 step 8); resolves with the refusals. */
+  private startVlanChecks(who: string, mode: string, fwd: string, instances: IPInstance[]): Promise<string[]> {
+    const checks = planVlanChecks(
+      mode,
+      fwd,
+      instances.map((i) => ({
+        family: familyOf(i.spec.address.version),
+        ip: plainIP(i.spec.address.ip),
+        gateway: i.spec.address.gateway ?? undefined,
+        subnet: i.spec.subnet,
+      })),
+      this.config.vlanCheckTimeoutMs,
+      this.config.vlanDuplicateProbeMs,
+    );
+    return runVlanChecks(this.runner, checks, (msg, err) => this.logger.warn({ pod: who, err }, msg));
   }
 
   private async checkFromHost(
