@@ -43,6 +43,7 @@ import { runVlanChecks } from './apply/vlan-checks.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
+import { LinkMonitor } from './monitor.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
 import { planGratuitousArp, planPodAdd } from './plan/pod.ts';
 import { planVlanChecks } from './plan/vlan-checks.ts';
@@ -163,12 +164,14 @@ export class Daemon implements CniHandler {
     await this.startupGC();
     this.server = await startCniServer(this.config.socket, this, this.logger.child({ component: 'cni-server' }));
     this.logger.info({ socket: this.config.socket, node: this.config.nodeName }, 'cni server listening');
+    const monitor = this.startLinkMonitor();
     const periodic = setInterval(() => {
       this.iptablesDue = true;
       void this.refreshNode().finally(() => this.trigger());
     }, this.config.resyncMs);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(periodic);
+    monitor?.stop();
     if (this.timer) clearTimeout(this.timer);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.all(running);
@@ -187,6 +190,14 @@ export class Daemon implements CniHandler {
       return [];
     });
     if (cleaned.length > 0) this.logger.info({ families: cleaned }, 'removed the legacy RAMA-* iptables chains');
+  }
+
+  /** SPEC §7.1: reconcile on link/address changes of host interfaces (`--link-monitor`). */
+  private startLinkMonitor(): LinkMonitor | undefined {
+    if (!this.config.linkMonitor) return undefined;
+    const m = new LinkMonitor(() => this.trigger(), this.logger.child({ component: 'link-monitor' }));
+    m.start();
+    return m;
   }
 
   /** True once caches synced, the node was reconciled once and the CNI socket listens (`/ready`, CNI STATUS). */
