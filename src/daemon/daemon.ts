@@ -45,7 +45,7 @@ import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { LinkMonitor } from './monitor.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
-import { planGratuitousArp, planPodAdd } from './plan/pod.ts';
+import { planGratuitousArp, planPodAdd, planUnsolicitedNa } from './plan/pod.ts';
 import { planVlanChecks } from './plan/vlan-checks.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
@@ -477,6 +477,10 @@ export class Daemon implements CniHandler {
           this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
         );
       }
+      for (const args of planUnsolicitedNa(effectiveNetworkMode(network), fwd, addresses))
+        await this.runner('na6', args).catch((err: unknown) =>
+          this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
+        );
       const attachment: Attachment = {
         containerID: req.containerID,
         ifName: req.ifName,
