@@ -6,11 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   ANNOTATION_CALICO_POD_IPS,
-  ANNOTATION_IP_FAMILY,
   IPInstanceResource,
   LABEL_NODE,
   LABEL_POD_UID,
@@ -27,6 +26,7 @@ import {
 import {
   Informer,
   KubeApiError,
+  NamespacesPath,
   NodesPath,
   PodsPath,
   resourcePath,
@@ -46,6 +46,7 @@ import { DaemonMetrics } from './metrics.ts';
 import { LinkMonitor } from './monitor.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
 import { planGratuitousArp, planPodAdd, planUnsolicitedNa } from './plan/pod.ts';
+import { familyNeedsNamespace, podFamilyInput } from './plan/family.ts';
 import { planVlanChecks } from './plan/vlan-checks.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
@@ -401,7 +402,7 @@ export class Daemon implements CniHandler {
         `pod ${who}: UID ${req.podUID} is not the current pod's (${pod.metadata?.uid})`,
       );
     const family = parseIPFamily(
-      pod.metadata?.annotations?.[ANNOTATION_IP_FAMILY] ?? '',
+      podFamilyInput(pod, await this.namespaceForFamily(pod)),
       parseIPFamily(this.config.defaultIPFamily) as never,
     );
     const expect = family === 'DualStack' ? 2 : 1;
@@ -514,6 +515,16 @@ export class Daemon implements CniHandler {
         mtu,
         error: '',
       };
+    });
+  }
+
+  /** The pod's Namespace when its family comes from there (SPEC §4.4); unreadable ⇒ undefined (logged). */
+  private async namespaceForFamily(pod: V1Pod): Promise<V1Namespace | undefined> {
+    if (!familyNeedsNamespace(pod)) return undefined;
+    const name = pod.metadata?.namespace ?? '';
+    return this.client.get<V1Namespace>(resourcePath(NamespacesPath, undefined, name)).catch((err: unknown) => {
+      this.logger.warn({ err, namespace: name }, 'cannot read the namespace of a pod; its ip-family defaults');
+      return undefined;
     });
   }
 
