@@ -9,8 +9,8 @@ describe('planGratuitousArp (SPEC §7.3 step 8)', () => {
 
   it('announces each IPv4 address of a VLAN pod on the forward interface with a request and a reply', () => {
     expect(planGratuitousArp('VLAN', 'eth0.100', addresses)).toEqual([
-      ['-q', '-U', '-S', '192.168.100.12', '-i', 'eth0.100', '-c', '1', '192.168.100.12'],
-      ['-q', '-A', '-S', '192.168.100.12', '-i', 'eth0.100', '-c', '1', '192.168.100.12'],
+      ['-q', '-U', '-S', '192.168.100.12', '-i', 'eth0.100', '-c', '1', '-w', '0', '192.168.100.12'],
+      ['-q', '-U', '-P', '-S', '192.168.100.12', '-i', 'eth0.100', '-c', '1', '-w', '0', '192.168.100.12'],
     ]);
   });
 

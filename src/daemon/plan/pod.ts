@@ -98,7 +98,7 @@ export function planPodAdd(p: PodAddInput): PodAddPlan {
  *
  * @param mode effective network mode (`VLAN`, `VXLAN`, `BGP`, `GlobalBGP`).
  * @param forwardInterface the node interface the pod's traffic leaves by (`eth0`, `eth0.100`).
- * @returns `arping` (Debian package `arping`) argument lists: an unsolicited request (`-U`) and a reply (`-A`) per
+ * @returns `arping` (Debian package `arping`) argument lists: an unsolicited request (`-U`) and a reply (`-U -P`) per
  *   IPv4 address, each with the pod address as sender and target, sent once (`-c 1`); empty when none is needed.
  *   IPv6 is announced by {@link planUnsolicitedNa}.
  */
@@ -107,7 +107,10 @@ export function planGratuitousArp(mode: string, forwardInterface: string, addres
   const out: string[][] = [];
   for (const a of addresses) {
     if (a.family !== 4) continue;
-    for (const kind of ['-U', '-A']) out.push(['-q', kind, '-S', a.ip, '-i', forwardInterface, '-c', '1', a.ip]);
+    // Habets arping: -U unsolicited (target = sender, broadcast), -P send a reply instead of a request; -w 0: do
+    // not wait for an answer (nobody answers an announcement; waiting cost 1 s per arping)
+    out.push(['-q', '-U', '-S', a.ip, '-i', forwardInterface, '-c', '1', '-w', '0', a.ip]);
+    out.push(['-q', '-U', '-P', '-S', a.ip, '-i', forwardInterface, '-c', '1', '-w', '0', a.ip]);
   }
   return out;
 }
