@@ -122,6 +122,14 @@ beforeAll(async () => {
       end: '192.168.56.120',
     }),
   );
+  await c.create(
+    paths.subnet(),
+    subnet('underlay-v6', 'underlay', '6', 'fd00:56::/64', {
+      gateway: 'fd00:56::1',
+      start: 'fd00:56::100',
+      end: 'fd00:56::1ff',
+    }),
+  );
   // a subnet whose gateway exists nowhere
   await c.create(paths.subnet(), subnet('nogw-v4', 'underlay', '4', '192.168.57.0/24', { gateway: '192.168.57.1' }));
   manager = spawnManager(
@@ -315,6 +323,38 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
     expect(r.code, r.out).toBe(0);
     const ip = r.ips[0] ?? '';
     expect((await sh('ip', ['netns', 'exec', h.sw, 'ping', '-c1', '-W2', ip])).code).toBe(0);
+  }, 60_000);
+});
+
+describe('IPv6 underlay announcement (root + netns (real))', () => {
+  it('an unsolicited NA (override) updates the gateway’s stale neighbour entry for the pod IP to the node’s MAC', async () => {
+    const n2 = node('node2');
+    const links = JSON.parse(await inNs(n2.ns, 'ip', '-json', 'link', 'show', 'eth0')) as { address: string }[];
+    const nodeMac = links[0]?.address ?? '';
+    let ip = '';
+    const r = await add(
+      n2,
+      'vlan-v6',
+      {
+        [ANNOTATION_NETWORK_TYPE]: 'Underlay',
+        [ANNOTATION_IP_FAMILY]: 'IPv6Only',
+        [ANNOTATION_SPECIFIED_SUBNET]: 'underlay-v6',
+      },
+      {
+        before: async ([x]) => {
+          ip = x ?? '';
+          // the entry a previous owner of the address (another node) left behind
+          await ipBatchNs(h.sw, [`neigh replace ${ip} lladdr 02:00:00:00:00:99 dev br0 nud stale`]);
+        },
+      },
+    );
+    expect(r.code, r.out).toBe(0);
+    await eventually(
+      'gateway neighbour entry points at node2',
+      async () => (await inNs(h.sw, 'ip', 'neigh', 'show', ip, 'dev', 'br0')).includes(`lladdr ${nodeMac}`),
+      5_000,
+      100,
+    );
   }, 60_000);
 });
 
