@@ -36,7 +36,7 @@ import {
 import { hostVethName } from '../net/index.ts';
 import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
 import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
-import { ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
+import { inInitialNetns, ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
 import { readLinks, readRules } from './apply/read.ts';
 import { checkOwnedTables, removeLegacyChains } from './apply/startup.ts';
 import { runVlanChecks } from './apply/vlan-checks.ts';
@@ -98,6 +98,7 @@ export class Daemon implements CniHandler {
   /** The Node's `status.addresses` values, refreshed at start and every resync (SPEC §7.8 step 2). */
   private nodeAddresses: string[] | undefined;
   private ipv6Off: boolean | undefined;
+  private initNetns: boolean | undefined;
   /** ipsets + iptables text last applied; event-driven reconciles skip the refresh when it is unchanged. */
   private lastIptablesKey = '';
   /** Set by the periodic resync: the next reconcile re-applies iptables even when unchanged (SPEC §7.10). */
@@ -633,13 +634,23 @@ export class Daemon implements CniHandler {
     }
   }
 
+  /** `--neigh-gc-thresh*`, or none outside the initial netns (the thresholds are machine-wide), logged once. */
+  private gcThresh(): [number, number, number] {
+    if (this.initNetns === undefined) {
+      this.initNetns = inInitialNetns();
+      if (!this.initNetns)
+        this.logger.info('not in the initial network namespace: the machine-wide neigh gc_thresh* are left alone');
+    }
+    return this.initNetns ? this.config.neighGcThresh : [0, 0, 0];
+  }
+
   private planOptions(): PlanOptions {
     return {
       localDirectTable: this.config.localDirectTable,
       toOverlayTable: this.config.toOverlayTable,
       overlayMarkTable: this.config.overlayMarkTable,
       vxlanUdpPort: this.config.vxlanUdpPort,
-      neighGcThresh: this.config.neighGcThresh,
+      neighGcThresh: this.gcThresh(),
       ipv6RouteMaxSize: this.config.ipv6RouteMaxSize,
       ipv6RouteGcThresh: this.config.ipv6RouteGcThresh,
       extraNodeLocalVxlanIPCidrs: this.config.extraNodeLocalVxlanIPCidrs,

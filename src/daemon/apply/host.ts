@@ -2,6 +2,7 @@
  * Host facts of the node namespace beyond links and rules (SPEC §7.1): whether IPv6 is disabled and which interface
  * holds an IPv6 default route learnt from a router advertisement.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Runner } from './exec.ts';
 
@@ -32,4 +33,14 @@ export async function raDefaultRouteDev(runner: Runner): Promise<string | undefi
   const rows = JSON.parse(out.trim() || '[]') as { dev?: string; protocol?: string; nexthops?: { dev?: string }[] }[];
   const ra = rows.find((r) => r.protocol === 'ra');
   return ra?.dev ?? ra?.nexthops?.[0]?.dev;
+}
+
+/**
+ * True when the process runs in the machine's initial network namespace: `/proc/sys/net/core/netdev_max_backlog` is
+ * registered for init_net only (Linux `net_core_table`). Used to leave the machine-wide ARP/ND gc thresholds
+ * (`net.ipv{4,6}.neigh.default.gc_thresh*` are one value per kernel, not per namespace) alone when the daemon runs in
+ * a namespace of its own, as in the node-namespace tests and the sandbox.
+ */
+export function inInitialNetns(): boolean {
+  return existsSync('/proc/sys/net/core/netdev_max_backlog');
 }
