@@ -19,3 +19,28 @@ describe('ip -o monitor link address lines (SPEC §7.1 triggers)', () => {
     expect(monitorLineRelevant('garbage')).toBe(false);
   });
 });
+
+describe('LinkMonitor child process', () => {
+  it('calls onChange for host-interface lines, restarts the child after it exits, stops for good on stop()', async () => {
+    const { LinkMonitor } = await import('./monitor.ts');
+    const pino = (await import('pino')).default;
+    let changes = 0;
+    let runs = 0;
+    const script = 'echo "2: eth0    inet 10.0.0.1/24 scope global eth0"; echo "9: hybr1@if2: <UP> mtu 1500"; exit 3';
+    const m = new LinkMonitor(() => changes++, pino({ level: 'silent' }), ['sh', '-c', `echo run >&2; ${script}`]);
+    const origStart = m.start.bind(m);
+    m.start = () => {
+      runs++;
+      origStart();
+    };
+    m.start();
+    await new Promise((r) => setTimeout(r, 1600));
+    m.stop();
+    // first run: one relevant line + the exit; restarted once after the 1 s back-off
+    expect(runs).toBe(2);
+    expect(changes).toBeGreaterThanOrEqual(3);
+    const after = changes;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(changes).toBe(after);
+  });
+});
