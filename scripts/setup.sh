@@ -16,7 +16,7 @@ fi
 
 # Debian packages used by the tests and the sandbox. Node.js 20 and Go come with the machine.
 PKGS=(iproute2 iptables ipset etcd-server iputils-ping iperf3 tcpdump conntrack
-  containernetworking-plugins bird2 gobgpd netcat-openbsd openssl jq util-linux procps shellcheck socat curl arping ipv6toolkit)
+  containernetworking-plugins bird2 gobgpd netcat-openbsd openssl jq util-linux procps shellcheck socat curl arping ipv6toolkit ndisc6)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -132,6 +132,7 @@ beforeAll(async () => {
   );
   // a subnet whose gateway exists nowhere
   await c.create(paths.subnet(), subnet('nogw-v4', 'underlay', '4', '192.168.57.0/24', { gateway: '192.168.57.1' }));
+  await c.create(paths.subnet(), subnet('nogw-v6', 'underlay', '6', 'fd00:57::/64', { gateway: 'fd00:57::1' }));
   manager = spawnManager(
     kube,
     ['--identity=gaps-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
@@ -315,6 +316,18 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
       'vlan network seems not working: gateway 192.168.57.1 of subnet nogw-v4 does not answer ARP on eth0 within 1s',
     );
     expect(Date.now() - t0).toBeLessThan(20_000);
+  }, 60_000);
+
+  it('an IPv6 pod of a subnet whose gateway does not answer neighbour solicitation is refused', async () => {
+    const r = await add(node('node2'), 'vlan-nogw6', {
+      [ANNOTATION_NETWORK_TYPE]: 'Underlay',
+      [ANNOTATION_IP_FAMILY]: 'IPv6Only',
+      [ANNOTATION_SPECIFIED_SUBNET]: 'nogw-v6',
+    });
+    expect(r.code, r.out).not.toBe(0);
+    expect(r.out).toContain(
+      'vlan network seems not working: gateway fd00:57::1 of subnet nogw-v6 does not answer neighbour solicitation on eth0 within 1s',
+    );
   }, 60_000);
 
   it('a normal underlay pod passes both checks (and its ADD is timed)', async () => {

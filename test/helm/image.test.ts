@@ -41,6 +41,7 @@ const PACKAGE_OF: Record<string, string> = {
   ping: 'iputils-ping',
   arping: 'arping',
   na6: 'ipv6toolkit',
+  ndisc6: 'ndisc6',
   tc: 'iproute2',
   setpriv: 'util-linux',
   sh: 'dash',

@@ -7,7 +7,7 @@ import { duplicateMessage, type VlanChecks } from '../plan/vlan-checks.ts';
 import { CommandError, type Runner } from './exec.ts';
 
 /** Exit code of `arping` when no reply came. */
-const NO_REPLY = 1;
+const ARPING_NO_REPLY = 1;
 
 /**
  * Runs `checks`; resolves with the refusals (empty = the pod may start). An `arping` that cannot run at all (missing
@@ -20,18 +20,18 @@ export async function runVlanChecks(
 ): Promise<string[]> {
   const gateway = checks.gateways.map(async (g) => {
     try {
-      await runner('arping', g.args);
+      await runner(g.cmd, g.args);
       return undefined;
     } catch (err) {
-      if (err instanceof CommandError && err.exitCode === NO_REPLY) return g.failure;
-      return `${g.failure} (arping failed: ${err instanceof Error ? err.message : String(err)})`;
+      if (err instanceof CommandError && err.exitCode === g.noReplyExit) return g.failure;
+      return `${g.failure} (${g.cmd} failed: ${err instanceof Error ? err.message : String(err)})`;
     }
   });
   const dups = checks.duplicates.map(async (d) => {
     try {
       return duplicateMessage(d, await runner('arping', d.args));
     } catch (err) {
-      if (!(err instanceof CommandError && err.exitCode === NO_REPLY))
+      if (!(err instanceof CommandError && err.exitCode === ARPING_NO_REPLY))
         warn(`duplicate-address probe of ${d.ip} on ${d.iface} could not run; not checked`, err);
       return undefined;
     }

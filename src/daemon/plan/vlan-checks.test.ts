@@ -10,8 +10,10 @@ describe('VLAN ARP checks at ADD (SPEC §7.3 step 8)', () => {
   it('IPv4 VLAN: gateway ARP from the pod IP within the timeout, one duplicate probe from 0.0.0.0', () => {
     const c = planVlanChecks('VLAN', 'eth0.100', addrs, 3000, 200);
     expect(c.errors).toEqual([]);
-    expect(c.gateways).toEqual([
+    expect(c.gateways.filter((g) => g.cmd === 'arping')).toEqual([
       {
+        cmd: 'arping',
+        noReplyExit: 1,
         args: [
           '-q',
           '-C',
@@ -41,13 +43,25 @@ describe('VLAN ARP checks at ADD (SPEC §7.3 step 8)', () => {
     ]);
   });
 
-  it('nothing for overlay / BGP pods, nothing for IPv6, no probe when its time is 0', () => {
+  it('IPv6 VLAN: the gateway is resolved by neighbour solicitation (ndisc6), no duplicate probe', () => {
+    const c = planVlanChecks('VLAN', 'eth0.100', addrs.slice(1), 3000, 200);
+    expect(c.duplicates).toEqual([]);
+    expect(c.gateways).toEqual([
+      {
+        cmd: 'ndisc6',
+        args: ['-1', '-q', '-r', '3', '-w', '1000', 'fd00:56::1', 'eth0.100'],
+        noReplyExit: 2,
+        failure:
+          'vlan network seems not working: gateway fd00:56::1 of subnet underlay-v6 does not answer neighbour solicitation on eth0.100 within 3s',
+      },
+    ]);
+  });
+
+  it('nothing for overlay / BGP pods, no probe when its time is 0', () => {
     for (const mode of ['VXLAN', 'BGP', 'GlobalBGP'])
       expect(planVlanChecks(mode, 'eth0', addrs, 3000, 200)).toEqual({ gateways: [], duplicates: [], errors: [] });
-    const c = planVlanChecks('VLAN', 'eth0', addrs.slice(1), 3000, 200);
-    expect(c.gateways.length + c.duplicates.length).toBe(0);
     expect(planVlanChecks('VLAN', 'eth0', addrs, 1500, 0).duplicates).toEqual([]);
-    expect(planVlanChecks('VLAN', 'eth0', addrs, 1500, 0).gateways[0]?.args.slice(4, 9)).toEqual([
+    expect(planVlanChecks('VLAN', 'eth0', addrs.slice(0, 1), 1500, 0).gateways[0]?.args.slice(4, 9)).toEqual([
       '2',
       '-W',
       '1',

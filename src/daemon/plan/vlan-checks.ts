@@ -6,7 +6,10 @@
  *
  * Tool: `arping` of Debian package `arping` (Thomas Habets' arping 2.x): `-S` sender IP, `-0` sender 0.0.0.0, `-i`
  * interface, `-c` requests, `-C` stop after that many replies, `-W` seconds between requests, `-w` deadline in
- * seconds (fractions allowed), `-r` print the MAC of each reply; exit 0 = some reply, 1 = none.
+ * seconds (fractions allowed), `-r` print the MAC of each reply; exit 0 = some reply, 1 = none. IPv6 gateway: `ndisc6`
+ * (Debian package `ndisc6`): a neighbour solicitation from the interface's link-local address, `-r` attempts one
+ * second (`-w 1000`) apart, `-1` stop at the first advertisement; exit 0 = resolved, 2 = no answer. (The IPv6
+ * DAD-style duplicate probe of the SPEC is not done.)
  */
 import type { Family } from './types.ts';
 
@@ -20,9 +23,12 @@ export interface VlanCheckAddress {
   subnet: string;
 }
 
-/** A gateway check: `arping` arguments and the message when it gets no reply. */
+/** A gateway check: the program (`arping` for IPv4, `ndisc6` for IPv6), its arguments, its "no reply" exit code and
+ * the message when it gets no reply. */
 export interface GatewayCheck {
+  cmd: 'arping' | 'ndisc6';
   args: string[];
+  noReplyExit: number;
   failure: string;
 }
 
@@ -62,7 +68,16 @@ export function planVlanChecks(
   const out: VlanChecks = { gateways: [], duplicates: [], errors: [] };
   if (mode !== 'VLAN') return out;
   for (const a of addresses) {
-    if (a.family !== 4) continue;
+    if (a.family === 6) {
+      if (a.gateway && timeoutMs > 0)
+        out.gateways.push({
+          cmd: 'ndisc6',
+          args: ['-1', '-q', '-r', String(Math.max(1, Math.ceil(timeoutMs / 1000))), '-w', '1000', a.gateway, iface],
+          noReplyExit: 2,
+          failure: `vlan network seems not working: gateway ${a.gateway} of subnet ${a.subnet} does not answer neighbour solicitation on ${iface} within ${secs(Math.max(1000, Math.ceil(timeoutMs / 1000) * 1000))}s`,
+        });
+      continue;
+    }
     if (!a.gateway) {
       out.errors.push(`vlan network seems not working: subnet ${a.subnet} of pod ip ${a.ip} has no gateway`);
       continue;
@@ -70,6 +85,8 @@ export function planVlanChecks(
     if (timeoutMs > 0) {
       const count = Math.max(1, Math.ceil(timeoutMs / 1000));
       out.gateways.push({
+        cmd: 'arping',
+        noReplyExit: 1,
         args: [
           '-q',
           '-C',
