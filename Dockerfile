@@ -16,11 +16,11 @@ RUN sh deploy/image/build.sh /out
 
 FROM node:20-bookworm-slim
 # iproute2 (ip, bridge), iptables (legacy + nft; entrypoint.sh picks the host's), ipset, conntrack, iputils-ping
-# (the daemon's connectivity check), arping (gratuitous ARP for underlay pods), gobgpd (gobgpd + gobgp CLI), containernetworking-plugins (loopback, bandwidth
+# (the daemon's connectivity check), arping (gratuitous ARP for underlay pods), ipv6toolkit (na6: unsolicited NA for IPv6 underlay pods), ndisc6 (IPv6 gateway check of underlay pods), gobgpd (gobgpd + gobgp CLI), containernetworking-plugins (loopback, bandwidth
 # copied to the host by install-cni), util-linux (nsenter), kmod (modprobe for iptables modules).
 RUN apt-get update \
   && apt-get install -y --no-install-recommends \
-    iproute2 iptables ipset conntrack iputils-ping arping gobgpd containernetworking-plugins util-linux kmod ca-certificates \
+    iproute2 iptables ipset conntrack iputils-ping arping ipv6toolkit ndisc6 gobgpd containernetworking-plugins util-linux kmod ca-certificates \
   && rm -rf /var/lib/apt/lists/* \
   && groupadd --gid 65532 nonroot \
   && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin nonroot

@@ -16,7 +16,7 @@ fi
 
 # Debian packages used by the tests and the sandbox. Node.js 20 and Go come with the machine.
 PKGS=(iproute2 iptables ipset etcd-server iputils-ping iperf3 tcpdump conntrack
-  containernetworking-plugins bird2 gobgpd netcat-openbsd openssl jq util-linux procps shellcheck socat curl arping)
+  containernetworking-plugins bird2 gobgpd netcat-openbsd openssl jq util-linux procps shellcheck socat curl arping ipv6toolkit ndisc6)
 # containerd + runc + busybox: `ctr run --cni` as a real CNI client in test/datapath/ctr.test.ts
 PKGS+=(containerd runc busybox-static)
 missing=()

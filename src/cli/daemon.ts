@@ -9,6 +9,7 @@ import { defaultDaemonConfig, type DaemonConfig } from '../daemon/config.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { startHttp } from '../daemon/metrics.ts';
 import { KubeClient } from '../kube/index.ts';
+import { formatCIDR, parseCIDR } from '../net/index.ts';
 
 interface DaemonFlags {
   kubeconfig?: string;
@@ -30,6 +31,15 @@ interface DaemonFlags {
   updateIpinstanceStatus: string;
   patchCalicoPodIpsAnnotation: string;
   logLevel: string;
+  neighGcThresh1: string;
+  neighGcThresh2: string;
+  neighGcThresh3: string;
+  ipv6RouteCacheMaxSize: string;
+  ipv6RouteCacheGcThresh: string;
+  extraNodeLocalVxlanIpCidrs: string;
+  vlanCheckTimeout: string;
+  vlanDuplicateProbeTimeout: string;
+  linkMonitor: string;
 }
 
 const list = (s: string): string[] =>
@@ -45,6 +55,12 @@ export function durationMs(text: string): number {
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
   return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!;
+}
+
+function nonNegative(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}=${JSON.stringify(text)}: expected an integer ≥ 0`);
+  return n;
 }
 
 /** Builds the daemon settings from flags + environment. */
@@ -66,6 +82,19 @@ export function daemonConfigFromFlags(f: DaemonFlags, env: NodeJS.ProcessEnv = p
   c.checkPodConnectivityFromHost = f.checkPodConnectivityFromHost === 'true';
   c.updateIPInstanceStatus = f.updateIpinstanceStatus === 'true';
   c.patchCalicoPodIPsAnnotation = f.patchCalicoPodIpsAnnotation === 'true';
+  c.neighGcThresh = [
+    nonNegative('--neigh-gc-thresh1', f.neighGcThresh1),
+    nonNegative('--neigh-gc-thresh2', f.neighGcThresh2),
+    nonNegative('--neigh-gc-thresh3', f.neighGcThresh3),
+  ];
+  c.ipv6RouteMaxSize = nonNegative('--ipv6-route-cache-max-size', f.ipv6RouteCacheMaxSize);
+  c.ipv6RouteGcThresh = nonNegative('--ipv6-route-cache-gc-thresh', f.ipv6RouteCacheGcThresh);
+  c.extraNodeLocalVxlanIPCidrs = list(f.extraNodeLocalVxlanIpCidrs).map((x) =>
+    formatCIDR(parseCIDR(x, '--extra-node-local-vxlan-ip-cidrs')),
+  );
+  c.vlanCheckTimeoutMs = durationMs(f.vlanCheckTimeout);
+  c.vlanDuplicateProbeMs = durationMs(f.vlanDuplicateProbeTimeout);
+  c.linkMonitor = f.linkMonitor === 'true';
   return c;
 }
 
@@ -92,6 +121,19 @@ export function registerDaemonCommand(program: Command): void {
     .option('--check-pod-connectivity-from-host <bool>', 'ping a new pod from the node', 'true')
     .option('--update-ipinstance-status <bool>', 'write IPInstance status on ADD', 'true')
     .option('--patch-calico-pod-ips-annotation <bool>', 'write cni.projectcalico.org/podIPs', 'true')
+    .option('--neigh-gc-thresh1 <n>', 'net.ipv{4,6}.neigh.default.gc_thresh1 (0: leave alone)', '1024')
+    .option('--neigh-gc-thresh2 <n>', 'net.ipv{4,6}.neigh.default.gc_thresh2 (0: leave alone)', '2048')
+    .option('--neigh-gc-thresh3 <n>', 'net.ipv{4,6}.neigh.default.gc_thresh3 (0: leave alone)', '4096')
+    .option('--ipv6-route-cache-max-size <n>', 'net.ipv6.route.max_size (0: leave alone)', '524288')
+    .option('--ipv6-route-cache-gc-thresh <n>', 'net.ipv6.route.gc_thresh (0: leave alone)', '65536')
+    .option('--extra-node-local-vxlan-ip-cidrs <list>', 'host addresses in these CIDRs are node-local VXLAN IPs', '')
+    .option('--vlan-check-timeout <d>', 'ADD: wait this long for the VLAN gateway to answer ARP', '3s')
+    .option(
+      '--vlan-duplicate-probe-timeout <d>',
+      'ADD: listen this long for a duplicate of a VLAN pod IP (0: off)',
+      '200ms',
+    )
+    .option('--link-monitor <bool>', 'reconcile on ip monitor link/address events', 'true')
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (flags: DaemonFlags) => {
       const logger = pino({ level: flags.logLevel, base: { component: 'daemon' } });

@@ -37,6 +37,20 @@ export interface DaemonConfig {
   iptables: boolean;
   /** DEFAULT_IP_FAMILY. */
   defaultIPFamily: string;
+  /** `--neigh-gc-thresh1/2/3` (SPEC §7.1): 1024/2048/4096; 0 leaves the kernel's value (one ARP table per machine). */
+  neighGcThresh: [number, number, number];
+  /** `--ipv6-route-cache-max-size` (524288); 0 leaves it alone. */
+  ipv6RouteMaxSize: number;
+  /** `--ipv6-route-cache-gc-thresh` (65536); 0 leaves it alone. */
+  ipv6RouteGcThresh: number;
+  /** `--extra-node-local-vxlan-ip-cidrs` (SPEC §7.8 step 2), canonical CIDRs. */
+  extraNodeLocalVxlanIPCidrs: string[];
+  /** `--vlan-check-timeout` (SPEC §7.3 step 8): how long ADD waits for the VLAN gateway's ARP reply, ms. */
+  vlanCheckTimeoutMs: number;
+  /** How long ADD listens for an answer to the duplicate-address ARP probe of a VLAN pod IP, ms (0 = no probe). */
+  vlanDuplicateProbeMs: number;
+  /** Reconcile on `ip monitor link address` events of non-container interfaces (SPEC §7.1). */
+  linkMonitor: boolean;
 }
 
 /** Defaults of SPEC §7.1 (node name from `KUBE_NODE_NAME`). */
@@ -60,6 +74,13 @@ export function defaultDaemonConfig(env: NodeJS.ProcessEnv = process.env): Daemo
     patchCalicoPodIPsAnnotation: true,
     iptables: true,
     defaultIPFamily: env.DEFAULT_IP_FAMILY ?? '',
+    neighGcThresh: [1024, 2048, 4096],
+    ipv6RouteMaxSize: 524288,
+    ipv6RouteGcThresh: 65536,
+    extraNodeLocalVxlanIPCidrs: [],
+    vlanCheckTimeoutMs: 3000,
+    vlanDuplicateProbeMs: 200,
+    linkMonitor: true,
   };
 }
 

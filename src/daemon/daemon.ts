@@ -6,11 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   ANNOTATION_CALICO_POD_IPS,
-  ANNOTATION_IP_FAMILY,
   IPInstanceResource,
   LABEL_NODE,
   LABEL_POD_UID,
@@ -27,6 +26,7 @@ import {
 import {
   Informer,
   KubeApiError,
+  NamespacesPath,
   NodesPath,
   PodsPath,
   resourcePath,
@@ -36,12 +36,18 @@ import {
 import { hostVethName } from '../net/index.ts';
 import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
 import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
+import { inInitialNetns, ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
 import { readLinks, readRules } from './apply/read.ts';
+import { checkOwnedTables, removeLegacyChains } from './apply/startup.ts';
+import { runVlanChecks } from './apply/vlan-checks.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
+import { LinkMonitor } from './monitor.ts';
 import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
-import { planGratuitousArp, planPodAdd } from './plan/pod.ts';
+import { planGratuitousArp, planPodAdd, planUnsolicitedNa } from './plan/pod.ts';
+import { familyNeedsNamespace, podFamilyInput } from './plan/family.ts';
+import { planVlanChecks } from './plan/vlan-checks.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
@@ -91,6 +97,10 @@ export class Daemon implements CniHandler {
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
   private nodeUID: string | undefined;
+  /** The Node's `status.addresses` values, refreshed at start and every resync (SPEC §7.8 step 2). */
+  private nodeAddresses: string[] | undefined;
+  private ipv6Off: boolean | undefined;
+  private initNetns: boolean | undefined;
   /** ipsets + iptables text last applied; event-driven reconciles skip the refresh when it is unchanged. */
   private lastIptablesKey = '';
   /** Set by the periodic resync: the next reconcile re-applies iptables even when unchanged (SPEC §7.10). */
@@ -141,6 +151,7 @@ export class Daemon implements CniHandler {
 
   /** Runs until `signal` aborts: informers, first reconcile, start-up GC, then the CNI server. */
   async run(signal: AbortSignal): Promise<void> {
+    await this.startupChecks();
     const infs: { run(s: AbortSignal): Promise<void>; waitForSync(s: AbortSignal): Promise<void> }[] = [
       this.networks,
       this.subnets,
@@ -151,20 +162,46 @@ export class Daemon implements CniHandler {
       i.run(signal).catch((err: unknown) => this.logger.error({ err }, 'informer stopped')),
     );
     for (const i of infs) await i.waitForSync(signal);
+    await this.refreshNode();
     this.synced = true;
     await this.reconcile();
     await this.startupGC();
     this.server = await startCniServer(this.config.socket, this, this.logger.child({ component: 'cni-server' }));
     this.logger.info({ socket: this.config.socket, node: this.config.nodeName }, 'cni server listening');
+    const monitor = this.startLinkMonitor();
     const periodic = setInterval(() => {
       this.iptablesDue = true;
-      this.trigger();
+      void this.refreshNode().finally(() => this.trigger());
     }, this.config.resyncMs);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(periodic);
+    monitor?.stop();
     if (this.timer) clearTimeout(this.timer);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.all(running);
+  }
+
+  /**
+   * SPEC §7.1 / §7.10 start-up: refuses to start (throws TableInUseError) when a fixed table holds foreign routes;
+   * removes the legacy RAMA-* chains once per process.
+   */
+  private async startupChecks(): Promise<void> {
+    await checkOwnedTables(this.runner, this.config);
+    if (!this.config.iptables) return;
+    this.ipv6Off ??= await ipv6Disabled();
+    const cleaned = await removeLegacyChains(this.runner, !this.ipv6Off).catch((err: unknown) => {
+      this.logger.error({ err }, 'removing the legacy RAMA-* iptables chains failed; continuing');
+      return [];
+    });
+    if (cleaned.length > 0) this.logger.info({ families: cleaned }, 'removed the legacy RAMA-* iptables chains');
+  }
+
+  /** SPEC §7.1: reconcile on link/address changes of host interfaces (`--link-monitor`). */
+  private startLinkMonitor(): LinkMonitor | undefined {
+    if (!this.config.linkMonitor) return undefined;
+    const m = new LinkMonitor(() => this.trigger(), this.logger.child({ component: 'link-monitor' }));
+    m.start();
+    return m;
   }
 
   /** True once caches synced, the node was reconciled once and the CNI socket listens (`/ready`, CNI STATUS). */
@@ -202,12 +239,17 @@ export class Daemon implements CniHandler {
     const links = await readLinks(this.runner);
     const vxlanParent = await chooseInterface(this.runner, this.config.preferVxlanInterfaces, links);
     const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
+    this.ipv6Off ??= await ipv6Disabled();
+    const raDev = this.ipv6Off ? undefined : await raDefaultRouteDev(this.runner);
     return {
       nodeName: this.config.nodeName,
       links,
       ...(vxlanParent ? { vxlanParent } : {}),
       ...(vlanParent ? { vlanParent } : {}),
       currentRules: await readRules(this.runner),
+      ...(this.nodeAddresses ? { nodeAddresses: this.nodeAddresses } : {}),
+      ipv6Disabled: this.ipv6Off,
+      ...(raDev ? { raDefaultRouteDev: raDev } : {}),
     };
   }
 
@@ -235,6 +277,7 @@ export class Daemon implements CniHandler {
     const iptables =
       this.config.iptables && opts.iptables !== false && (this.iptablesDue || iptablesKey !== this.lastIptablesKey);
     const report = await applyNodePlan(this.runner, plan, { iptables });
+    if (report.tcError) this.logger.warn({ node: this.config.nodeName }, report.tcError);
     if (iptables) {
       this.lastIptablesKey = iptablesKey;
       this.iptablesDue = false;
@@ -246,6 +289,20 @@ export class Daemon implements CniHandler {
     this.reconciled = true;
     this.metrics.reconcileSeconds.observe((performance.now() - t0) / 1000);
     return report;
+  }
+
+  /** Reads this node's Node object: UID (NodeInfo owner) and `status.addresses` (node-local VXLAN IPs). */
+  private async refreshNode(): Promise<void> {
+    try {
+      const node = await this.client.get<V1Node>(resourcePath(NodesPath, undefined, this.config.nodeName));
+      this.nodeUID = node.metadata?.uid ?? '';
+      this.nodeAddresses = (node.status?.addresses ?? []).map((a) => a.address);
+    } catch (err) {
+      this.logger.warn(
+        { err, node: this.config.nodeName },
+        'cannot read the Node object; node-local VXLAN addresses keep their last value',
+      );
+    }
   }
 
   /** Creates or patches this node's NodeInfo (SPEC §7.8 step 3). */
@@ -352,7 +409,7 @@ export class Daemon implements CniHandler {
         `pod ${who}: UID ${req.podUID} is not the current pod's (${pod.metadata?.uid})`,
       );
     const family = parseIPFamily(
-      pod.metadata?.annotations?.[ANNOTATION_IP_FAMILY] ?? '',
+      podFamilyInput(pod, await this.namespaceForFamily(pod)),
       parseIPFamily(this.config.defaultIPFamily) as never,
     );
     const expect = family === 'DualStack' ? 2 : 1;
@@ -399,6 +456,7 @@ export class Daemon implements CniHandler {
         addresses,
         localDirectTable: this.config.localDirectTable,
       });
+      const vlanChecks = this.startVlanChecks(who, effectiveNetworkMode(network), fwd, instances);
       try {
         await ipBatch(this.runner, plan.createVeth);
         await writeSysctls(plan.hostSysctls);
@@ -406,11 +464,14 @@ export class Daemon implements CniHandler {
         await podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch);
         await this.wirePodIntoNode(instances, facts);
         this.trigger();
+        const refused = await vlanChecks;
+        if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
       } catch (err) {
         await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
         await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
           () => undefined,
         );
+        if (err instanceof CniRequestError) throw err;
         throw new CniRequestError(
           500,
           100,
@@ -424,6 +485,10 @@ export class Daemon implements CniHandler {
           this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
         );
       }
+      for (const args of planUnsolicitedNa(effectiveNetworkMode(network), fwd, addresses))
+        await this.runner('na6', args).catch((err: unknown) =>
+          this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
+        );
       const attachment: Attachment = {
         containerID: req.containerID,
         ifName: req.ifName,
@@ -458,6 +523,33 @@ export class Daemon implements CniHandler {
         error: '',
       };
     });
+  }
+
+  /** The pod's Namespace when its family comes from there (SPEC §4.4); unreadable ⇒ undefined (logged). */
+  private async namespaceForFamily(pod: V1Pod): Promise<V1Namespace | undefined> {
+    if (!familyNeedsNamespace(pod)) return undefined;
+    const name = pod.metadata?.namespace ?? '';
+    return this.client.get<V1Namespace>(resourcePath(NamespacesPath, undefined, name)).catch((err: unknown) => {
+      this.logger.warn({ err, namespace: name }, 'cannot read the namespace of a pod; its ip-family defaults');
+      return undefined;
+    });
+  }
+
+  /** Starts the VLAN gateway / duplicate-IP ARP checks of an ADD (SPEC §7.3 step 8); resolves with the refusals. */
+  private startVlanChecks(who: string, mode: string, fwd: string, instances: IPInstance[]): Promise<string[]> {
+    const checks = planVlanChecks(
+      mode,
+      fwd,
+      instances.map((i) => ({
+        family: familyOf(i.spec.address.version),
+        ip: plainIP(i.spec.address.ip),
+        gateway: i.spec.address.gateway ?? undefined,
+        subnet: i.spec.subnet,
+      })),
+      this.config.vlanCheckTimeoutMs,
+      this.config.vlanDuplicateProbeMs,
+    );
+    return runVlanChecks(this.runner, checks, (msg, err) => this.logger.warn({ pod: who, err }, msg));
   }
 
   private async checkFromHost(
@@ -548,12 +640,26 @@ export class Daemon implements CniHandler {
     }
   }
 
+  /** `--neigh-gc-thresh*`, or none outside the initial netns (the thresholds are machine-wide), logged once. */
+  private gcThresh(): [number, number, number] {
+    if (this.initNetns === undefined) {
+      this.initNetns = inInitialNetns();
+      if (!this.initNetns)
+        this.logger.info('not in the initial network namespace: the machine-wide neigh gc_thresh* are left alone');
+    }
+    return this.initNetns ? this.config.neighGcThresh : [0, 0, 0];
+  }
+
   private planOptions(): PlanOptions {
     return {
       localDirectTable: this.config.localDirectTable,
       toOverlayTable: this.config.toOverlayTable,
       overlayMarkTable: this.config.overlayMarkTable,
       vxlanUdpPort: this.config.vxlanUdpPort,
+      neighGcThresh: this.gcThresh(),
+      ipv6RouteMaxSize: this.config.ipv6RouteMaxSize,
+      ipv6RouteGcThresh: this.config.ipv6RouteGcThresh,
+      extraNodeLocalVxlanIPCidrs: this.config.extraNodeLocalVxlanIPCidrs,
     };
   }
 

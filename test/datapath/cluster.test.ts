@@ -33,7 +33,18 @@ import {
   spawnManager,
   subnet,
 } from '../manager/helpers.ts';
-import { CNI_BIN, Harness, inNs, must, ping, sh, sourceSeenBy, type TestNode, type TestPod } from './harness.ts';
+import {
+  CNI_BIN,
+  Harness,
+  inNs,
+  must,
+  ping,
+  publishNodeAddresses,
+  sh,
+  sourceSeenBy,
+  type TestNode,
+  type TestPod,
+} from './harness.ts';
 
 let kube: KubeFixture;
 let c: KubeClient;
@@ -114,7 +125,7 @@ beforeAll(async () => {
   await h.up();
   for (const i of [1, 2, 3]) {
     await createNode(c, `node${i}`, { [UNDERLAY_LABEL]: 'true' });
-    await h.addNode(i);
+    await publishNodeAddresses(c, await h.addNode(i));
   }
   await c.create(paths.network(), overlayNetwork('overlay', 4));
   await c.create(paths.network(), {
@@ -435,6 +446,7 @@ describe('cluster changes (root + netns (real))', () => {
   it('a fourth node: its pods become reachable; deleting it removes its FDB entries everywhere', async () => {
     await createNode(c, 'node4', { [UNDERLAY_LABEL]: 'true' });
     const n4 = await h.addNode(4);
+    await publishNodeAddresses(c, n4);
     await h.startDaemon(n4);
     const p4 = await addPod(n4, 'ovl-4', 'Overlay');
     await eventually('node1 reaches the pod on node4', () => ping(pod('ovl-a').ns, ipOf(p4, 4)), 20_000, 300);

@@ -243,6 +243,10 @@ export class Harness {
         '--iptables-check-duration=5s',
         '--ip-instance-wait-timeout=30s',
         '--log-level=info',
+        // the ARP/ND gc thresholds are one table per machine, not per namespace: leave the machine's alone
+        '--neigh-gc-thresh1=0',
+        '--neigh-gc-thresh2=0',
+        '--neigh-gc-thresh3=0',
         ...extra,
       ],
       path.join(node.dir, 'daemon.log'),
@@ -313,6 +317,25 @@ export class Harness {
     live.delete(this);
     if (!process.env.HN_KEEP_LOGS) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Writes the node's addresses into its Node's `status.addresses` (InternalIP v4 + v6), as a kubelet would: the daemon
+ * publishes only the node-local addresses that are among them (SPEC §7.8 step 2).
+ */
+export async function publishNodeAddresses(
+  client: { mergePatch(path: string, body: unknown): Promise<unknown> },
+  node: TestNode,
+): Promise<void> {
+  await client.mergePatch(`/api/v1/nodes/${node.name}/status`, {
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: node.ip4 },
+        { type: 'InternalIP', address: node.ip6 },
+        { type: 'Hostname', address: node.name },
+      ],
+    },
+  });
 }
 
 /** Pings `ip` from namespace `ns`; true when a reply came. */

@@ -160,8 +160,11 @@ export interface ActualFdb {
   dst: string;
 }
 
-/** `bridge -batch` lines that make the `dst` FDB entries of `devs` exactly `desired`. */
-export function diffFdb(desired: FdbSpec[], actual: ActualFdb[], devs: string[]): string[] {
+/**
+ * `bridge -batch` lines that make the `dst` FDB entries of `devs` exactly `desired`; with `prune` false entries not
+ * desired are kept (SPEC §7.8 step 6 guard) and only missing ones are added.
+ */
+export function diffFdb(desired: FdbSpec[], actual: ActualFdb[], devs: string[], prune = true): string[] {
   const owned = new Set(devs);
   const key = (f: FdbSpec | ActualFdb): string => `${f.dev}|${f.mac}|${f.dst}`;
   const want = new Set(desired.map(key));
@@ -170,9 +173,41 @@ export function diffFdb(desired: FdbSpec[], actual: ActualFdb[], devs: string[])
   for (const a of actual) {
     if (!owned.has(a.dev)) continue;
     have.add(key(a));
-    if (!want.has(key(a))) lines.push(`fdb del ${a.mac} dev ${a.dev} dst ${a.dst} self`);
+    if (prune && !want.has(key(a))) lines.push(`fdb del ${a.mac} dev ${a.dev} dst ${a.dst} self`);
   }
   for (const d of desired)
     if (!have.has(key(d))) lines.push(`fdb append ${d.mac} dev ${d.dev} dst ${d.dst} self permanent`);
+  return lines;
+}
+
+/** A global address on a device, as read from the kernel. */
+export interface ActualAddress {
+  dev: string;
+  ip: string;
+  prefixLength: number;
+}
+
+/**
+ * `ip -batch` lines that make the global addresses of `devs` exactly `desired` (SPEC §7.8 step 5: node-local addresses
+ * on the VXLAN device, `noprefixroute`, others removed). Link-local addresses are not in `actual` and never touched.
+ */
+export function diffAddresses(
+  desired: { dev: string; cidr: string }[],
+  actual: ActualAddress[],
+  devs: string[],
+): string[] {
+  const owned = new Set(devs);
+  const want = new Set(desired.filter((d) => owned.has(d.dev)).map((d) => `${d.dev}|${d.cidr}`));
+  const have = new Set<string>();
+  const lines: string[] = [];
+  for (const a of actual) {
+    if (!owned.has(a.dev)) continue;
+    const k = `${a.dev}|${a.ip}/${a.prefixLength}`;
+    have.add(k);
+    if (!want.has(k)) lines.push(`addr del ${a.ip}/${a.prefixLength} dev ${a.dev}`);
+  }
+  for (const d of desired)
+    if (owned.has(d.dev) && !have.has(`${d.dev}|${d.cidr}`))
+      lines.push(`addr replace ${d.cidr} dev ${d.dev} noprefixroute`);
   return lines;
 }

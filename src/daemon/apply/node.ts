@@ -6,7 +6,7 @@
  */
 import { VXLAN_NAME_INFIX } from '../constants.ts';
 import type { Family, NodePlan, RuleSpec } from '../plan/types.ts';
-import { diffFdb, diffNeighbours, diffRoutes, diffRules } from './diff.ts';
+import { diffAddresses, diffFdb, diffNeighbours, diffRoutes, diffRules } from './diff.ts';
 import { ipBatch, writeSysctls, type Runner } from './exec.ts';
 import { readFdb, readLinks, readNeighbours, readRoutes, readRules, type LinkDetails } from './read.ts';
 
@@ -18,13 +18,29 @@ export interface ApplyReport {
   rules: string[];
   neighbours: string[];
   fdb: string[];
+  addresses: string[];
+  tc: string[];
+  /** Set once per process when the kernel cannot run the flood-MAC tc filter (SPEC §7.8 step 4). */
+  tcError?: string;
   ipsets: number;
   iptables: boolean;
 }
 
+/** Devices on which the flood-MAC tc filter failed: not retried in this process (the kernel lacks the modules). */
+const tcUnsupported = new Set<string>();
+
 /** Total number of changes of a report, ipset/iptables refreshes excluded (they are rewritten wholesale). */
 export function changeCount(r: ApplyReport): number {
-  return r.links.length + r.sysctls.length + r.routes.length + r.rules.length + r.neighbours.length + r.fdb.length;
+  return (
+    r.links.length +
+    r.addresses.length +
+    r.tc.length +
+    r.sysctls.length +
+    r.routes.length +
+    r.rules.length +
+    r.neighbours.length +
+    r.fdb.length
+  );
 }
 
 async function batchByFamily(runner: Runner, lines: string[]): Promise<void> {
@@ -108,11 +124,33 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
     rules: [],
     neighbours: [],
     fdb: [],
+    addresses: [],
+    tc: [],
     ipsets: 0,
     iptables: false,
   };
-  report.links = linkLines(plan, await readLinks(runner));
+  let links = await readLinks(runner);
+  report.links = linkLines(plan, links);
   await ipBatch(runner, report.links);
+  if (report.links.length > 0) links = await readLinks(runner);
+  const vxlanDevs = plan.links.filter((l) => l.kind === 'vxlan').map((l) => l.name);
+  const actualAddrs = links.flatMap((l) =>
+    l.addresses.filter((a) => a.global).map((a) => ({ dev: l.name, ip: a.ip, prefixLength: a.prefixLength })),
+  );
+  report.addresses = diffAddresses(plan.addresses, actualAddrs, vxlanDevs);
+  await ipBatch(runner, report.addresses);
+  for (const t of plan.tc) {
+    if (tcUnsupported.has(t.dev)) continue;
+    const shown = await runner('tc', ['filter', 'show', 'dev', t.dev]).catch(() => '');
+    if (shown.includes('pedit')) continue;
+    try {
+      for (const args of t.commands) await runner('tc', args);
+      report.tc.push(t.dev);
+    } catch (err) {
+      tcUnsupported.add(t.dev);
+      report.tcError = `flood-MAC tc filter on ${t.dev} not installed (kernel without sch_prio/cls_u32/act_pedit?): ${err instanceof Error ? err.message : String(err)}; broadcast/multicast over VXLAN will not reach other nodes`;
+    }
+  }
   report.sysctls = await writeSysctls(plan.sysctls);
 
   report.rules = diffRules(plan.rules, await readRules(runner), ownedRule(plan));
@@ -123,7 +161,7 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
   await ipBatch(runner, report.neighbours);
   const vxlans = plan.links.filter((l) => l.kind === 'vxlan').map((l) => l.name);
   const fdbActual = (await Promise.all(vxlans.map((d) => readFdb(runner, d)))).flat();
-  report.fdb = diffFdb(plan.fdb, fdbActual, vxlans);
+  report.fdb = diffFdb(plan.fdb, fdbActual, vxlans, plan.fdbPrune);
   if (report.fdb.length > 0) await runner('bridge', ['-batch', '-'], report.fdb.join('\n') + '\n');
 
   if (opts.iptables) {

@@ -65,6 +65,7 @@ const nodeInfo = (name: string, ip: string, mac: string): NodeInfo => ({
 
 const facts = (extraLinks: NodeFacts['links'] = []): NodeFacts => ({
   nodeName: 'n1',
+  nodeAddresses: ['192.168.56.11', 'fd00:56::11'],
   vxlanParent: 'eth0',
   vlanParent: 'eth0',
   currentRules: [],

@@ -17,6 +17,7 @@ import {
   vxlanDeviceName,
 } from '../constants.ts';
 import { excludeBlocks } from './blocks.ts';
+import { fdbPruneAllowed, floodMacTc, nodeLocalAddresses, planHostSysctls } from './host.ts';
 import { planIptables } from './iptables.ts';
 import type {
   ClusterState,
@@ -112,6 +113,8 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
     rules: [],
     neighbours: [],
     fdb: [],
+    fdbPrune: true,
+    tc: [],
     sysctls: {},
     ipsets: [],
     iptables: { 4: '', 6: '' },
@@ -127,11 +130,17 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
 
   // ---- sysctls of the node namespace (SPEC §7.1, §7.12)
   const sys = plan.sysctls;
-  sys['/proc/sys/net/ipv4/ip_forward'] = '1';
-  sys['/proc/sys/net/ipv6/conf/all/forwarding'] = '1';
-  sys['/proc/sys/net/ipv4/conf/all/rp_filter'] = '0';
-  sys['/proc/sys/net/ipv4/conf/default/rp_filter'] = '0';
-  sys['/proc/sys/net/ipv4/conf/all/arp_filter'] = '0';
+  Object.assign(
+    sys,
+    planHostSysctls({
+      links: facts.links,
+      ipv6Disabled: facts.ipv6Disabled ?? false,
+      raDefaultRouteDev: facts.raDefaultRouteDev,
+      neighGcThresh: opts.neighGcThresh ?? [0, 0, 0],
+      ipv6RouteMaxSize: opts.ipv6RouteMaxSize ?? 0,
+      ipv6RouteGcThresh: opts.ipv6RouteGcThresh ?? 0,
+    }),
+  );
   for (const p of [facts.vxlanParent, facts.vlanParent]) if (p) sys[`/proc/sys/net/ipv4/conf/${p}/rp_filter`] = '0';
 
   // ---- VXLAN device, VTEP, FDB (SPEC §7.8)
@@ -149,10 +158,20 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
       mtu: parentLink.mtu - VXLAN_OVERHEAD,
     });
     plan.ownedNeighDevs.push(overlay.vxlan);
-    const localIPs = parentLink.addresses.filter((a) => a.global).map((a) => a.ip);
-    plan.vtep = { ip: vtepIP, mac: parentLink.mac, localIPs: [...localIPs].sort() };
+    const local = nodeLocalAddresses(
+      facts.links,
+      overlay.vxlan,
+      vtepIP,
+      facts.nodeAddresses ?? [],
+      opts.extraNodeLocalVxlanIPCidrs ?? [],
+    );
+    plan.vtep = { ip: vtepIP, mac: parentLink.mac, localIPs: local.map((a) => a.ip) };
+    for (const a of local)
+      plan.addresses.push({ dev: overlay.vxlan, cidr: `${a.ip}/${a.prefixLength}`, family: a.family });
+    plan.fdbPrune = fdbPruneAllowed(cluster.nodeInfos.length, overlay.network.status?.nodeList);
+    plan.tc.push({ dev: overlay.vxlan, commands: floodMacTc(overlay.vxlan) });
     sys[`/proc/sys/net/ipv4/conf/${overlay.vxlan}/rp_filter`] = '0';
-    sys[`/proc/sys/net/ipv6/conf/${overlay.vxlan}/accept_ra`] = '0';
+    if (!facts.ipv6Disabled) sys[`/proc/sys/net/ipv6/conf/${overlay.vxlan}/accept_ra`] = '0';
     for (const ni of cluster.nodeInfos) {
       const v = ni.spec.vtepInfo;
       if (ni.metadata?.name === node || !v?.ip || !v.mac || v.mac === parentLink.mac) continue;

@@ -98,16 +98,34 @@ export function planPodAdd(p: PodAddInput): PodAddPlan {
  *
  * @param mode effective network mode (`VLAN`, `VXLAN`, `BGP`, `GlobalBGP`).
  * @param forwardInterface the node interface the pod's traffic leaves by (`eth0`, `eth0.100`).
- * @returns `arping` (Debian package `arping`) argument lists: an unsolicited request (`-U`) and a reply (`-A`) per
+ * @returns `arping` (Debian package `arping`) argument lists: an unsolicited request (`-U`) and a reply (`-U -P`) per
  *   IPv4 address, each with the pod address as sender and target, sent once (`-c 1`); empty when none is needed.
- *   IPv6 (an unsolicited neighbour advertisement) is not sent yet.
+ *   IPv6 is announced by {@link planUnsolicitedNa}.
  */
 export function planGratuitousArp(mode: string, forwardInterface: string, addresses: PodAddress[]): string[][] {
   if (mode !== 'VLAN') return [];
   const out: string[][] = [];
   for (const a of addresses) {
     if (a.family !== 4) continue;
-    for (const kind of ['-U', '-A']) out.push(['-q', kind, '-S', a.ip, '-i', forwardInterface, '-c', '1', a.ip]);
+    // Habets arping: -U unsolicited (target = sender, broadcast), -P send a reply instead of a request; -w 0: do
+    // not wait for an answer (nobody answers an announcement; waiting cost 1 s per arping)
+    out.push(['-q', '-U', '-S', a.ip, '-i', forwardInterface, '-c', '1', '-w', '0', a.ip]);
+    out.push(['-q', '-U', '-P', '-S', a.ip, '-i', forwardInterface, '-c', '1', '-w', '0', a.ip]);
   }
   return out;
+}
+
+/**
+ * Unsolicited neighbour advertisement for an underlay (VLAN mode) pod's IPv6 addresses after ADD (SPEC §7.3 step 8
+ * IPv6, RFC 4861 §7.2.6): to ff02::1 on the forward interface, target = the pod address, Override flag set, with the
+ * target link-layer address option carrying the interface's MAC (the node answers for the pod by proxy NDP), so that
+ * neighbours holding an entry for the address (the pod's previous node) update it at once.
+ *
+ * @returns `na6` (Debian package `ipv6toolkit`) argument lists, one per IPv6 address; empty for other modes.
+ */
+export function planUnsolicitedNa(mode: string, forwardInterface: string, addresses: PodAddress[]): string[][] {
+  if (mode !== 'VLAN') return [];
+  return addresses
+    .filter((a) => a.family === 6)
+    .map((a) => ['-i', forwardInterface, '-d', 'ff02::1', '-t', a.ip, '-o', '-e']);
 }

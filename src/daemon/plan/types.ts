@@ -36,6 +36,12 @@ export interface NodeFacts {
   vlanParent?: string;
   /** Routing rules now in the kernel (to keep priorities and per-subnet tables stable). */
   currentRules: RuleSpec[];
+  /** The Node's `status.addresses` values (SPEC §7.8 step 2); absent = unknown (only the VTEP IP is node-local). */
+  nodeAddresses?: string[];
+  /** IPv6 disabled on the node (SPEC §7.1): no IPv6 sysctls are written. */
+  ipv6Disabled?: boolean;
+  /** Interface of the IPv6 default route when it was learnt by RA (`proto ra`), SPEC §7.1. */
+  raDefaultRouteDev?: string;
 }
 
 /** The cluster objects the node plan depends on (informer caches). */
@@ -53,6 +59,14 @@ export interface PlanOptions {
   toOverlayTable: number;
   overlayMarkTable: number;
   vxlanUdpPort: number;
+  /** `--neigh-gc-thresh1/2/3` (1024/2048/4096); 0 = leave alone. Absent = all 0. */
+  neighGcThresh?: [number, number, number];
+  /** `--ipv6-route-cache-max-size` (524288); 0 or absent = leave alone. */
+  ipv6RouteMaxSize?: number;
+  /** `--ipv6-route-cache-gc-thresh` (65536); 0 or absent = leave alone. */
+  ipv6RouteGcThresh?: number;
+  /** `--extra-node-local-vxlan-ip-cidrs` (SPEC §7.8 step 2). */
+  extraNodeLocalVxlanIPCidrs?: string[];
 }
 
 /** A VXLAN device (SPEC §7.8). */
@@ -135,6 +149,16 @@ export interface NodePlan {
   rules: RuleSpec[];
   neighbours: NeighSpec[];
   fdb: FdbSpec[];
+  /**
+   * Whether `dst` FDB entries not in {@link fdb} may be deleted (SPEC §7.8 step 6: only when #NodeInfo ==
+   * len(overlay nodeList)); when false the applier only adds.
+   */
+  fdbPrune: boolean;
+  /**
+   * `tc` argument lists making multicast/broadcast frames leaving the VXLAN device carry the flood MAC (SPEC §7.8
+   * step 4), with the device they apply to; empty without overlay.
+   */
+  tc: { dev: string; commands: string[][] }[];
   /** `/proc/sys/...` path → value. */
   sysctls: Record<string, string>;
   ipsets: IPSetSpec[];
