@@ -36,6 +36,13 @@ export interface NodeFacts {
   vlanParent?: string;
   /** Routing rules now in the kernel (to keep priorities and per-subnet tables stable). */
   currentRules: RuleSpec[];
+  /** BGP interface (`--prefer-bgp-interfaces`, else the default-route interface). */
+  bgpParent?: string;
+  /**
+   * Default route of BGP / GlobalBGP per-subnet tables per family (SPEC §7.4): via the routing BGP peer, else a copy of
+   * the host's default route. Absent ⇒ the node is in no BGP network (from the BGP planner, src/daemon/bgp/plan.ts).
+   */
+  bgpGateway?: Partial<Record<Family, { via?: string; dev: string }>>;
 }
 
 /** The cluster objects the node plan depends on (informer caches). */
