@@ -129,6 +129,8 @@ export class Daemon implements CniHandler {
       logger: logger.child({ component: 'bgp' }),
       runner,
       registry: this.metrics.registry,
+      client,
+      nodeName: config.nodeName,
     });
     // Only what the plan reads triggers a reconcile: status-only writes (the manager's subnet counters, our own
     // IPInstance status patches) would otherwise cost a full reconcile per pod.

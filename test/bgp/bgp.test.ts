@@ -9,8 +9,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_IP_FAMILY, ANNOTATION_SPECIFIED_NETWORK, NETWORKING_API_VERSION } from '../../src/api/index.ts';
-import { type KubeClient } from '../../src/kube/index.ts';
+import {
+  ANNOTATION_IP_FAMILY,
+  ANNOTATION_SPECIFIED_NETWORK,
+  NETWORKING_API_VERSION,
+  NodeInfoResource,
+  type NodeBGPPeerStatus,
+  type NodeInfo,
+} from '../../src/api/index.ts';
+import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
 import {
@@ -341,23 +348,66 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
     expect(await sourceSeenBy(o.ns, ipOf(o, 4), a.ns)).toBe(ipOf(a, 4));
   });
 
-  it('a wrong password or AS on the peer is reported in metrics and status, not ignored', async () => {
+  it('kill -9 of gobgpd: the ToR keeps the routes (graceful restart), the daemon starts a new gobgpd', async () => {
+    const n = node('node2');
+    const b = pods.get('bgp-b');
+    if (!b) throw new Error('no bgp-b');
+    const old = gobgpdPid(n);
+    expect(old).toBeDefined();
+    const pinger = sh(
+      'ip',
+      ['netns', 'exec', h.outside, 'ping', '-q', '-i', '0.1', '-c', '100', '-W', '1', ipOf(b, 4)],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    await must('kill', ['-9', String(old)]);
+    await eventually('a new gobgpd', async () => gobgpdPid(n) !== old && (await peersEstablished(['n2'])), 25_000, 200);
+    const out = (await pinger).stdout;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    console.log(`kill -9 of gobgpd during client → pod ping: ${m?.[0] ?? out}`);
+    expect(Number(m?.[1]) - Number(m?.[2])).toBeLessThanOrEqual(2);
+    expect(await torRoutes()).toContain(`${ipOf(b, 4)} via 192.168.56.12`);
+  });
+
+  it('a wrong password or AS on the peer is reported in NodeInfo status and metrics, not ignored', async () => {
+    const peerStatus = async (): Promise<NodeBGPPeerStatus | undefined> => {
+      const ni = await c.get<NodeInfo>(resourcePath(NodeInfoResource, undefined, 'node1'));
+      return ni.status?.bgpPeers?.find((x) => x.address === '192.168.56.1');
+    };
+    await eventually('node1 publishes the peer Established', async () => (await peerStatus())?.state === 'Established');
     await patchPeers([{ ...PEER4, password: 'not-the-secret' }, PEER6]);
-    await eventually(
-      'node1 reports the peer not Established',
-      async () =>
-        /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*\} [0-5]\b/.test(await metricsOf(node('node1'))),
+    const wrongPw = await eventually(
+      'node1 reports the IPv4 peer down with an error',
+      async () => {
+        const p = await peerStatus();
+        return p && p.state !== 'Established' && /TCP-MD5/.test(p.lastError ?? '') ? p : undefined;
+      },
       30_000,
+    );
+    console.log(`wrong password: ${JSON.stringify(wrongPw)}`);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await peersEstablished(['n1'])).toBe(false);
+    expect(await metricsOf(node('node1'))).toMatch(
+      /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*\} [0-5]\b/,
     );
     await patchPeers([{ ...PEER4, asn: 64999 }, PEER6]);
-    await eventually(
+    const wrongAs = await eventually(
       'node1 reports the wrong AS',
-      async () =>
-        /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*asn="64999"[^}]*\} [0-5]\b/.test(
-          await metricsOf(node('node1')),
-        ),
+      async () => {
+        const p = await peerStatus();
+        return p && p.asn === 64999 && p.state !== 'Established' && /as number mismatch/.test(p.lastError ?? '')
+          ? p
+          : undefined;
+      },
       30_000,
     );
+    console.log(`wrong AS: ${JSON.stringify(wrongAs)}`);
+    expect(await metricsOf(node('node1'))).toMatch(
+      /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*asn="64999"[^}]*\} [0-5]\b/,
+    );
+    expect(await metricsOf(node('node1'))).toMatch(/hybridnet_bgp_announced_prefixes\{[^}]*family="ipv4"[^}]*\} [1-9]/);
     await patchPeers(PEERS);
     await eventually('n1 back', () => peersEstablished(['n1']), 30_000);
   });

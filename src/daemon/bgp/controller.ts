@@ -7,21 +7,15 @@
  */
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import type { IPInstance, Network } from '../../api/index.ts';
+import { NodeInfoResource, type IPInstance, type Network, type NodeBGPPeerStatus } from '../../api/index.ts';
+import { KubeApiError, resourcePath, type KubeClient } from '../../kube/index.ts';
 import type { Runner } from '../apply/exec.ts';
 import type { ClusterState, Family, NodeFacts, RuleSpec } from '../plan/types.ts';
 import { isBgpMode, planBgp, type BgpPlan, type DefaultRoute } from './plan.ts';
 import { BgpSpeaker, SESSION_STATES, type PeerStatus } from './speaker.ts';
 
 /** Status of one peer as published (NodeInfo `status.bgpPeers[]`). */
-export interface BgpPeerReport {
-  network: string;
-  address: string;
-  asn: number;
-  state: string;
-  lastError?: string;
-  updateTimestamp: string;
-}
+export type BgpPeerReport = NodeBGPPeerStatus;
 
 /** Reads the main table's default routes (`ip -json route show default`, both families). */
 export async function readDefaultRoutes(runner: Runner): Promise<DefaultRoute[]> {
@@ -49,9 +43,20 @@ export class BgpController {
   private readonly peerGauge: Gauge;
   private readonly prefixGauge: Gauge;
   private reports: BgpPeerReport[] = [];
+  /** `JSON.stringify` of the bgpPeers last written to NodeInfo status. */
+  private publishedKey = '';
 
   constructor(
-    private readonly opts: { stateDir: string; apiAddr: string; logger: Logger; runner: Runner; registry: Registry },
+    private readonly opts: {
+      stateDir: string;
+      apiAddr: string;
+      logger: Logger;
+      runner: Runner;
+      registry: Registry;
+      /** With `nodeName`: peer states are written to this node's NodeInfo `status.bgpPeers`. */
+      client?: KubeClient;
+      nodeName?: string;
+    },
   ) {
     this.speaker = new BgpSpeaker(opts);
     this.peerGauge = new Gauge({
@@ -92,6 +97,7 @@ export class BgpController {
       if (r.peersAdded.length + r.peersDeleted.length + r.pathsAdded.length + r.pathsDeleted.length > 0 || r.restarted)
         this.opts.logger.info({ network: plan.network, ...r }, 'BGP speaker synced');
       if (plan.asn !== undefined) await this.refreshStatus(plan);
+      await this.publish();
     } catch (err) {
       this.opts.logger.error({ err, network: plan.network }, 'BGP sync failed; retrying with the next reconcile');
     }
@@ -127,6 +133,25 @@ export class BgpController {
     this.prefixGauge.reset();
     for (const fam of [4, 6] as Family[])
       this.prefixGauge.set({ network, family: `ipv${fam}` }, plan.paths.filter((p) => p.family === fam).length);
+  }
+
+  /**
+   * Writes the peer states to `NodeInfo.status.bgpPeers` when they changed (merge patch of the status subresource).
+   * A node without NodeInfo (no overlay network: nobody created it) keeps them in metrics and logs only.
+   */
+  private async publish(): Promise<void> {
+    const { client, nodeName } = this.opts;
+    if (!client || !nodeName) return;
+    const key = JSON.stringify(this.reports);
+    if (key === this.publishedKey) return;
+    const path = `${resourcePath(NodeInfoResource, undefined, nodeName)}/status`;
+    try {
+      await client.mergePatch(path, { status: { bgpPeers: this.reports } });
+      this.publishedKey = key;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404) return;
+      this.opts.logger.warn({ err, nodeInfo: nodeName }, 'NodeInfo status.bgpPeers patch failed; retried next sync');
+    }
   }
 
   /** Why a peer is not Established, from its counters and gobgpd's log. */

@@ -333,7 +333,12 @@ export class BgpSpeaker {
     }
   }
 
-  /** The last log line of gobgpd that mentions `address` at warning level or above (for status `lastError`). */
+  /**
+   * The last problem gobgpd logged about the peer `address` since its session was last configured or came up
+   * (warning/error lines and `Peer Down` reasons, e.g. `sent notification: as number mismatch expected 64999, received
+   * 64512`), for status `lastError`. Undefined when there is none (a TCP-MD5 mismatch logs nothing: the peer's kernel
+   * drops the segments).
+   */
   lastLogError(address: string): string | undefined {
     let text: string;
     try {
@@ -341,7 +346,24 @@ export class BgpSpeaker {
     } catch {
       return undefined;
     }
-    const lines = text.split('\n').filter((l) => l.includes(address) && /level=(warn|warning|error)/.test(l));
-    return lines.at(-1)?.slice(0, 400);
+    return lastPeerError(text, address);
   }
+}
+
+/** See {@link BgpSpeaker.lastLogError}: the same over gobgpd's plain-format log text. */
+export function lastPeerError(log: string, address: string): string | undefined {
+  const mine = log.split('\n').filter((l) => l.includes(`Key=${address} `));
+  let start = 0;
+  mine.forEach((l, i) => {
+    if (/msg="(Add a peer configuration|Peer Up)"/.test(l)) start = i + 1;
+  });
+  const problem = mine
+    .slice(start)
+    .filter((l) => /level=(warning|error)/.test(l) || l.includes('msg="Peer Down"'))
+    .at(-1);
+  if (!problem) return undefined;
+  const field = (k: string): string | undefined => new RegExp(`${k}="([^"]*)"`).exec(problem)?.[1];
+  const at = field('time');
+  const detail = field('Data') ?? field('Reason');
+  return `${field('msg') ?? problem.slice(0, 200)}${detail && detail !== '[]' ? `: ${detail}` : ''}${at ? ` (${at})` : ''}`;
 }
