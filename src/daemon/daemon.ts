@@ -131,6 +131,7 @@ export class Daemon implements CniHandler {
       registry: this.metrics.registry,
       client,
       nodeName: config.nodeName,
+      onSpeakerExit: () => this.trigger(),
     });
     // Only what the plan reads triggers a reconcile: status-only writes (the manager's subnet counters, our own
     // IPInstance status patches) would otherwise cost a full reconcile per pod.

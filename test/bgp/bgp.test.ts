@@ -348,6 +348,45 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
     expect(await sourceSeenBy(o.ns, ipOf(o, 4), a.ns)).toBe(ipOf(a, 4));
   });
 
+  it('GlobalBGP: nodes of a BGP network join it; its pods are announced without NO_EXPORT and reach the client', async () => {
+    await c.create(paths.network(), {
+      apiVersion: NETWORKING_API_VERSION,
+      kind: 'Network',
+      metadata: { name: 'gbgp' },
+      spec: { type: 'GlobalBGP', netID: null },
+    });
+    await c.create(paths.subnet(), subnet('gbgp-v4', 'gbgp', '4', '10.230.0.0/24'));
+    await eventually(
+      'manager put both nodes into the GlobalBGP network (bgp-network-attachment label)',
+      async () => {
+        const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('gbgp'));
+        return (nw.status?.nodeList ?? []).length === 2;
+      },
+      30_000,
+    );
+    const g = await eventually(
+      'ADD of a GlobalBGP pod (the daemon has seen the network)',
+      async () => {
+        const name = `gbgp-${randomBytes(2).toString('hex')}`;
+        const r = await tryAddPod(node('node2'), name, 'IPv4', 'gbgp');
+        return r.code === 0 ? r.pod : undefined;
+      },
+      20_000,
+      500,
+    );
+    await eventually(
+      'ToR has the GlobalBGP /32',
+      async () => (await torRoutes()).includes(`${ipOf(g, 4)} via 192.168.56.12`),
+      10_000,
+    );
+    const show = await birdc('show', 'route', 'all', `${ipOf(g, 4)}/32`);
+    expect(show).not.toMatch(/65535,65281/);
+    expect(await ping(h.outside, ipOf(g, 4))).toBe(true);
+    expect(await sourceSeenBy(h.outside, CLIENT4, g.ns)).toBe(ipOf(g, 4));
+    const a = pods.get('bgp-a');
+    if (a) expect(await ping(g.ns, ipOf(a, 4)), 'GlobalBGP pod → BGP pod on the other node').toBe(true);
+  });
+
   it('kill -9 of gobgpd: the ToR keeps the routes (graceful restart), the daemon starts a new gobgpd', async () => {
     const n = node('node2');
     const b = pods.get('bgp-b');

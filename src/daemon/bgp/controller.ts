@@ -56,9 +56,11 @@ export class BgpController {
       /** With `nodeName`: peer states are written to this node's NodeInfo `status.bgpPeers`. */
       client?: KubeClient;
       nodeName?: string;
+      /** Schedules a sync soon (the daemon's reconcile trigger): used when gobgpd exits. */
+      onSpeakerExit?: () => void;
     },
   ) {
-    this.speaker = new BgpSpeaker(opts);
+    this.speaker = new BgpSpeaker({ ...opts, ...(opts.onSpeakerExit ? { onExit: opts.onSpeakerExit } : {}) });
     this.peerGauge = new Gauge({
       name: 'hybridnet_bgp_peer_state',
       help: 'BGP FSM state of a peer (0 Unknown, 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established)',

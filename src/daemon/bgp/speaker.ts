@@ -80,7 +80,16 @@ export class BgpSpeaker {
   /** Set once gobgpd answered: from then on an unreachable API means it died. */
   private pid: number | undefined;
 
-  constructor(private readonly opts: { stateDir: string; apiAddr: string; logger: Logger; runner: Runner }) {
+  constructor(
+    private readonly opts: {
+      stateDir: string;
+      apiAddr: string;
+      logger: Logger;
+      runner: Runner;
+      /** Called when a gobgpd this process started exits (the owner schedules a sync, which restarts it). */
+      onExit?: () => void;
+    },
+  ) {
     const { host, port } = splitHostPort(opts.apiAddr);
     this.cli = ['-u', host, '-p', String(port)];
     this.target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -179,8 +188,12 @@ export class BgpSpeaker {
       this.opts.logger.error({ err }, 'cannot start gobgpd (is the gobgpd package installed?)'),
     );
     child.once('exit', (code, signal) => {
-      this.opts.logger.warn({ pid: child.pid, code, signal }, 'gobgpd exited; it is restarted by the next reconcile');
+      this.opts.logger.warn(
+        { pid: child.pid, code, signal },
+        'gobgpd exited; a sync restarts it (backoff 1 s doubling to 30 s)',
+      );
       if (this.pid === child.pid) this.pid = undefined;
+      this.opts.onExit?.();
     });
     child.unref();
     this.pid = child.pid;
