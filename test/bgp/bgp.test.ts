@@ -300,6 +300,18 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
       const r = await tryAddPod(node('node1'), 'bgp-refused', 'IPv4');
       expect(r.code).not.toBe(0);
       expect(r.out).toMatch(/BGP peer 192\.168\.56\.1 \(AS 64512\) of network bgp-rack1 is \w+, not Established/);
+      await eventually('a Warning event on Node node1 about the peer', async () => {
+        const ev = await c.get<{
+          items: { reason?: string; type?: string; message?: string; involvedObject?: { name?: string } }[];
+        }>('/api/v1/namespaces/default/events');
+        return ev.items.some(
+          (e) =>
+            e.reason === 'BGPPeerNotEstablished' &&
+            e.type === 'Warning' &&
+            e.involvedObject?.name === 'node1' &&
+            e.message?.includes('192.168.56.1'),
+        );
+      });
       await patchPeers([{ ...PEER4, allowNotEstablished: true }, PEER6]);
       await eventually(
         'ADD succeeds with allowNotEstablished',

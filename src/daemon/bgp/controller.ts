@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { NodeInfoResource, type IPInstance, type Network, type NodeBGPPeerStatus } from '../../api/index.ts';
-import { KubeApiError, resourcePath, type KubeClient } from '../../kube/index.ts';
+import { EventRecorder, KubeApiError, NodesPath, resourcePath, type KubeClient } from '../../kube/index.ts';
 import type { Runner } from '../apply/exec.ts';
 import type { ClusterState, Family, NodeFacts, RuleSpec } from '../plan/types.ts';
 import { isBgpMode, planBgp, type BgpPlan, type DefaultRoute } from './plan.ts';
@@ -45,6 +45,9 @@ export class BgpController {
   private reports: BgpPeerReport[] = [];
   /** `JSON.stringify` of the bgpPeers last written to NodeInfo status. */
   private publishedKey = '';
+  private readonly recorder: EventRecorder | undefined;
+  /** The Node object events are about (read once). */
+  private node: { apiVersion: string; kind: string; metadata: { name: string; uid?: string } } | undefined;
 
   constructor(
     private readonly opts: {
@@ -60,6 +63,8 @@ export class BgpController {
       onSpeakerExit?: () => void;
     },
   ) {
+    if (opts.client && opts.nodeName)
+      this.recorder = new EventRecorder(opts.client, 'hybridnet-daemon', opts.logger, opts.nodeName);
     this.speaker = new BgpSpeaker({ ...opts, ...(opts.onSpeakerExit ? { onExit: opts.onSpeakerExit } : {}) });
     this.peerGauge = new Gauge({
       name: 'hybridnet_bgp_peer_state',
@@ -118,6 +123,7 @@ export class BgpController {
           { network, peer: p.address, asn: p.asn, from: prev?.state, to: p.state },
           'BGP peer state changed',
         );
+      if (prev && prev.state !== p.state) void this.event(network, p, prev.state);
       this.peerStates.set(p.address, p);
       this.peerGauge.set({ network, peer: p.address, asn: String(p.asn), state: p.state }, p.stateCode);
       const lastError = p.state === 'Established' ? undefined : this.explain(p);
@@ -135,6 +141,28 @@ export class BgpController {
     this.prefixGauge.reset();
     for (const fam of [4, 6] as Family[])
       this.prefixGauge.set({ network, family: `ipv${fam}` }, plan.paths.filter((p) => p.family === fam).length);
+  }
+
+  /** A Kubernetes Event on this node's Node object for a peer state change (Warning when it left Established). */
+  private async event(network: string, p: PeerStatus, from: string): Promise<void> {
+    const { client, nodeName } = this.opts;
+    if (!this.recorder || !client || !nodeName) return;
+    try {
+      if (!this.node) {
+        const n = await client.get<{ metadata?: { uid?: string } }>(resourcePath(NodesPath, undefined, nodeName));
+        this.node = { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, uid: n.metadata?.uid ?? '' } };
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'cannot read the Node for a BGP event');
+      return;
+    }
+    const up = p.state === 'Established';
+    await this.recorder.record(
+      this.node,
+      up ? 'Normal' : 'Warning',
+      up ? 'BGPPeerEstablished' : 'BGPPeerNotEstablished',
+      `BGP peer ${p.address} (AS ${p.asn}) of network ${network}: ${from} → ${p.state}${up ? '' : ` (${this.explain(p)})`}`,
+    );
   }
 
   /**
