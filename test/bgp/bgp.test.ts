@@ -162,7 +162,25 @@ function gobgpdPid(n: TestNode): number | undefined {
   }
 }
 
+/** Synchronous last resort (a crashed run): BIRD and the gobgpds by their pid files. */
+function killSpeakersSync(): void {
+  const pids = [...(h ? [...h.nodes.values()].map(gobgpdPid) : [])];
+  try {
+    pids.push(Number(readFileSync(birdPid(), 'utf8').trim()) || undefined);
+  } catch {
+    // BIRD never started
+  }
+  for (const pid of pids)
+    if (pid)
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+}
+
 beforeAll(async () => {
+  process.once('exit', killSpeakersSync);
   await buildCni();
   kube = await startKube();
   c = await clientOf(kube);
@@ -221,15 +239,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (manager) await killChild(manager, 'SIGKILL');
+  // gobgpd (detached by design) and BIRD (daemonizes) are no children of the harness: kill them by their pid files
+  // before the harness removes its directory
   const pids = h ? [...h.nodes.values()].map(gobgpdPid) : [];
-  await h?.cleanup();
-  for (const pid of pids) if (pid) await sh('kill', ['-9', String(pid)]);
+  let bird: number | undefined;
   try {
-    const bp = Number(readFileSync(birdPid(), 'utf8').trim());
-    if (bp) await sh('kill', [String(bp)]);
+    bird = Number(readFileSync(birdPid(), 'utf8').trim()) || undefined;
   } catch {
     // BIRD never started
   }
+  if (bird) await sh('kill', [String(bird)]);
+  await h?.cleanup();
+  for (const pid of pids) if (pid) await sh('kill', ['-9', String(pid)]);
   c?.close();
   await kube?.stop();
 }, 60_000);
