@@ -11,7 +11,7 @@ import { NodeInfoResource, type IPInstance, type Network, type NodeBGPPeerStatus
 import { EventRecorder, KubeApiError, NodesPath, resourcePath, type KubeClient } from '../../kube/index.ts';
 import type { Runner } from '../apply/exec.ts';
 import type { ClusterState, Family, NodeFacts, RuleSpec } from '../plan/types.ts';
-import { isBgpMode, planBgp, type BgpPlan, type DefaultRoute } from './plan.ts';
+import { bgpNetworksOf, isBgpMode, planBgp, type BgpPlan, type DefaultRoute } from './plan.ts';
 import { BgpSpeaker, SESSION_STATES, type PeerStatus } from './speaker.ts';
 
 /** Status of one peer as published (NodeInfo `status.bgpPeers[]`). */
@@ -82,7 +82,9 @@ export class BgpController {
 
   /** Plans BGP for `facts` and sets `facts.bgpGateway` for the node planner (SPEC §7.4 BGP tables). */
   async plan(cluster: ClusterState, facts: NodeFacts): Promise<BgpPlan> {
-    const defaults = await readDefaultRoutes(this.opts.runner);
+    // no BGP network on this node (the common case): skip reading the default routes
+    const defaults =
+      bgpNetworksOf(cluster.networks, facts.nodeName).length > 0 ? await readDefaultRoutes(this.opts.runner) : [];
     const bgpIf = facts.links.find((l) => l.name === facts.bgpParent);
     const plan = planBgp(cluster, {
       nodeName: facts.nodeName,

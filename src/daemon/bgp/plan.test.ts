@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { NETWORKING_API_VERSION, type IPInstance, type Network, type Subnet } from '../../api/index.ts';
 import { hostVethName } from '../../net/index.ts';
@@ -6,7 +10,7 @@ import { planNode } from '../plan/node.ts';
 import type { ClusterState, LinkFacts, NodeFacts } from '../plan/types.ts';
 import { addPeerRequest, encodePb } from './grpc.ts';
 import { chooseRouterId, diffPaths, diffPeers, planBgp, type BgpFacts, type BgpPathSpec } from './plan.ts';
-import { lastPeerError, splitHostPort } from './speaker.ts';
+import { BgpSpeaker, lastPeerError, splitHostPort } from './speaker.ts';
 
 const net = (name: string, spec: Network['spec'], nodeList: string[]): Network => ({
   apiVersion: NETWORKING_API_VERSION,
@@ -274,5 +278,29 @@ describe('gobgp glue', () => {
       'sent notification: as number mismatch expected 64999, received 64512 (t3)',
     );
     expect(lastPeerError(log.split('\n').slice(0, 2).join('\n'), '192.168.56.1')).toBeUndefined();
+  });
+});
+
+describe('BgpSpeaker log rotation', () => {
+  it('copies a gobgpd.log above 16 MiB to gobgpd.log.1 and truncates it; leaves a small one alone', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hn-bgp-'));
+    try {
+      const sp = new BgpSpeaker({
+        stateDir: dir,
+        apiAddr: ':50051',
+        logger: pino({ level: 'silent' }),
+        runner: () => Promise.reject(new Error('no gobgp here')),
+      });
+      const log = path.join(dir, 'gobgpd.log');
+      writeFileSync(log, 'small\n');
+      sp.rotateLog();
+      expect(readFileSync(log, 'utf8')).toBe('small\n');
+      writeFileSync(log, Buffer.alloc(17 * 1024 * 1024, 'x'));
+      sp.rotateLog();
+      expect(statSync(log).size).toBe(0);
+      expect(statSync(`${log}.1`).size).toBe(17 * 1024 * 1024);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,17 @@
  * `AddPeer` ({@link addPeerRequest}) for peers since the CLI sets neither TCP-MD5 password nor graceful restart.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Runner } from '../apply/exec.ts';
@@ -19,6 +29,9 @@ import { diffPaths, diffPeers } from './plan.ts';
 
 /** BGP FSM states as GoBGP numbers them (api PeerState.SessionState). */
 export const SESSION_STATES = ['Unknown', 'Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'];
+
+/** gobgpd.log above this size is moved to gobgpd.log.1 when gobgpd is (re)started. */
+const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
 
 /** NO_EXPORT well-known community (RFC 1997) as GoBGP's JSON prints it. */
 const NO_EXPORT = 0xffffff01;
@@ -177,6 +190,7 @@ export class BgpSpeaker {
 
   private spawnGobgpd(): void {
     mkdirSync(this.opts.stateDir, { recursive: true });
+    this.rotateLog();
     const fd = openSync(this.logFile, 'a');
     const child = spawn(
       'gobgpd',
@@ -199,6 +213,21 @@ export class BgpSpeaker {
     this.pid = child.pid;
     if (child.pid) writeFileSync(this.pidFile, `${child.pid}\n`);
     this.opts.logger.info({ pid: child.pid, api: this.opts.apiAddr, log: this.logFile }, 'gobgpd started');
+  }
+
+  /**
+   * Keeps one generation of gobgpd's log: above {@link LOG_ROTATE_BYTES} it is copied to `gobgpd.log.1` and truncated
+   * (gobgpd writes with O_APPEND, so it continues at the new end). A flapping peer must not fill the state directory.
+   */
+  rotateLog(): void {
+    try {
+      if (statSync(this.logFile).size <= LOG_ROTATE_BYTES) return;
+      copyFileSync(this.logFile, `${this.logFile}.1`);
+      truncateSync(this.logFile, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.opts.logger.warn({ err }, 'gobgpd log rotation failed');
+    }
   }
 
   /** Stops the supervised gobgpd (SIGTERM by PID): its peers see the session end (used when no BGP network is left). */
@@ -309,6 +338,7 @@ export class BgpSpeaker {
       return report;
     }
     report.restarted = await this.ensureRunning();
+    this.rotateLog();
     let g = await this.global();
     if (g && (g.asn !== plan.asn || g.routerId !== plan.routerId)) {
       this.opts.logger.warn({ running: g, want: { asn: plan.asn, routerId: plan.routerId } }, 'restarting gobgpd');
