@@ -120,10 +120,14 @@ export class BgpSpeaker {
     return g.asn ? { asn: g.asn, routerId: g.router_id ?? '' } : undefined;
   }
 
+  /**
+   * True when `pid` is a running gobgpd serving our API address (`/proc/<pid>/cmdline`): after a reboot the pid file
+   * of the state directory may name an unrelated process, which must never be signalled.
+   */
   private alive(pid: number): boolean {
     try {
-      process.kill(pid, 0);
-      return true;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return path.basename(argv[0] ?? '') === 'gobgpd' && argv.includes(`--api-hosts=${this.opts.apiAddr}`);
     } catch {
       return false;
     }
@@ -140,7 +144,8 @@ export class BgpSpeaker {
 
   /** The PID of the supervised gobgpd (adopted or spawned), if known. */
   get speakerPid(): number | undefined {
-    return this.pid ?? this.readPid();
+    const pid = this.pid ?? this.readPid();
+    return pid !== undefined && this.alive(pid) ? pid : undefined;
   }
 
   /**
@@ -149,7 +154,7 @@ export class BgpSpeaker {
    */
   async ensureRunning(): Promise<boolean> {
     if (await this.answers()) {
-      this.pid ??= this.readPid();
+      this.pid ??= this.speakerPid;
       this.backoffMs = 1000;
       return false;
     }
