@@ -304,3 +304,44 @@ describe('BgpSpeaker log rotation', () => {
     }
   });
 });
+
+describe('BgpSpeaker reads gobgp -j output (recorded from gobgp 3.10.0)', () => {
+  const ribV4 =
+    '{"10.201.7.5/32":[{"nlri":{"prefix":"10.201.7.5/32"},"age":1795973653,"best":true,"attrs":[{"type":1,"value":0},{"type":8,"communities":[4294967041]},{"type":3,"nexthop":"172.31.255.2"}],"stale":false}],"10.201.8.0/24":[{"nlri":{"prefix":"10.201.8.0/24"},"age":1795973653,"best":true,"attrs":[{"type":1,"value":0},{"type":3,"nexthop":"172.31.255.2"}],"stale":false}]}';
+  const ribV6 =
+    '{"fd00:201::5/128":[{"nlri":{"prefix":"fd00:201::5/128"},"age":1795973653,"best":true,"attrs":[{"type":1,"value":0},{"type":8,"communities":[4294967041]},{"type":14,"nexthop":"fd00:31::2","afi":2,"safi":1,"value":[{"prefix":"fd00:201::5/128"}]}],"stale":false}]}';
+  const neighbors =
+    '[{"conf":{"auth_password":"secret","local_asn":64513,"neighbor_address":"172.31.255.1","peer_asn":64512,"type":1},"state":{"messages":{"received":{"notification":2},"sent":{}},"neighbor_address":"172.31.255.1","peer_asn":64512,"session_state":3},"afi_safis":[{"state":{"received":4}},{"state":{}}]}]';
+  const speaker = new BgpSpeaker({
+    stateDir: tmpdir(),
+    apiAddr: '127.0.0.1:50051',
+    logger: pino({ level: 'silent' }),
+    runner: (_cmd, args) => {
+      const a = args.join(' ');
+      if (a.endsWith('global rib -a ipv4 -j')) return Promise.resolve(ribV4);
+      if (a.endsWith('global rib -a ipv6 -j')) return Promise.resolve(ribV6);
+      if (a.endsWith('neighbor -j')) return Promise.resolve(neighbors);
+      return Promise.reject(new Error(`unexpected ${a}`));
+    },
+  });
+  it('local paths with next hop and NO_EXPORT', async () => {
+    expect([...(await speaker.paths(4)), ...(await speaker.paths(6))]).toEqual([
+      { family: 4, prefix: '10.201.7.5/32', nextHop: '172.31.255.2', noExport: true },
+      { family: 4, prefix: '10.201.8.0/24', nextHop: '172.31.255.2', noExport: false },
+      { family: 6, prefix: 'fd00:201::5/128', nextHop: 'fd00:31::2', noExport: true },
+    ]);
+  });
+  it('peers with FSM state name, notification and received counters', async () => {
+    expect(await speaker.peers()).toEqual([
+      {
+        address: '172.31.255.1',
+        asn: 64512,
+        password: 'secret',
+        stateCode: 3,
+        state: 'Active',
+        notificationsReceived: 2,
+        received: 4,
+      },
+    ]);
+  });
+});
