@@ -46,6 +46,7 @@ import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from '
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
 import { BgpController } from './bgp/controller.ts';
+import { isBgpMode } from './bgp/plan.ts';
 
 const NODE_UID_INDEX = 'node-pod-uid';
 
@@ -213,7 +214,10 @@ export class Daemon implements CniHandler {
     const links = await readLinks(this.runner);
     const vxlanParent = await chooseInterface(this.runner, this.config.preferVxlanInterfaces, links);
     const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
-    const bgpParent = await chooseInterface(this.runner, this.config.preferBgpInterfaces, links);
+    // only clusters with BGP networks pay for the BGP interface look-up (two `ip route` reads)
+    const bgpParent = this.networks.list().some(isBgpMode)
+      ? await chooseInterface(this.runner, this.config.preferBgpInterfaces, links)
+      : undefined;
     return {
       nodeName: this.config.nodeName,
       links,
