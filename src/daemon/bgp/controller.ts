@@ -11,7 +11,7 @@ import { NodeInfoResource, type IPInstance, type Network, type NodeBGPPeerStatus
 import { EventRecorder, KubeApiError, NodesPath, resourcePath, type KubeClient } from '../../kube/index.ts';
 import type { Runner } from '../apply/exec.ts';
 import type { ClusterState, Family, NodeFacts, RuleSpec } from '../plan/types.ts';
-import { bgpNetworksOf, isBgpMode, planBgp, type BgpPlan, type DefaultRoute } from './plan.ts';
+import { bgpNetworksOf, isBgpMode, planBgp, type BgpPathSpec, type BgpPlan, type DefaultRoute } from './plan.ts';
 import { BgpSpeaker, SESSION_STATES, type PeerStatus } from './speaker.ts';
 
 /** Status of one peer as published (NodeInfo `status.bgpPeers[]`). */
@@ -39,6 +39,8 @@ export async function readDefaultRoutes(runner: Runner): Promise<DefaultRoute[]>
 export class BgpController {
   readonly speaker: BgpSpeaker;
   private lastPlan: BgpPlan | undefined;
+  /** Main-table default routes read by the last reconcile (reused by ADD). */
+  private lastDefaults: DefaultRoute[] | undefined;
   private peerStates = new Map<string, PeerStatus>();
   private readonly peerGauge: Gauge;
   private readonly prefixGauge: Gauge;
@@ -81,10 +83,15 @@ export class BgpController {
   }
 
   /** Plans BGP for `facts` and sets `facts.bgpGateway` for the node planner (SPEC §7.4 BGP tables). */
-  async plan(cluster: ClusterState, facts: NodeFacts): Promise<BgpPlan> {
-    // no BGP network on this node (the common case): skip reading the default routes
-    const defaults =
-      bgpNetworksOf(cluster.networks, facts.nodeName).length > 0 ? await readDefaultRoutes(this.opts.runner) : [];
+  async plan(cluster: ClusterState, facts: NodeFacts, reuseDefaults = false): Promise<BgpPlan> {
+    // no BGP network on this node (the common case): skip reading the default routes; ADD reuses the reconcile's
+    const inBgp = bgpNetworksOf(cluster.networks, facts.nodeName).length > 0;
+    const defaults = !inBgp
+      ? []
+      : reuseDefaults && this.lastDefaults
+        ? this.lastDefaults
+        : await readDefaultRoutes(this.opts.runner);
+    this.lastDefaults = inBgp ? defaults : undefined;
     const bgpIf = facts.links.find((l) => l.name === facts.bgpParent);
     const plan = planBgp(cluster, {
       nodeName: facts.nodeName,
@@ -216,13 +223,19 @@ export class BgpController {
     tableHasDefault: (table: number, family: Family) => Promise<boolean>,
   ): Promise<void> {
     if (!isBgpMode(network)) return;
-    const plan = await this.plan(cluster, facts);
+    const plan = await this.plan(cluster, facts, true);
     if (plan.asn === undefined)
       throw new Error(
         `network ${network.metadata?.name}: this node has no BGP speaker (${plan.warnings.join('; ') || 'it is in no BGP network'})`,
       );
-    await this.speaker.ensureRunning();
-    await this.speaker.syncPaths(plan.paths);
+    let rib: BgpPathSpec[];
+    try {
+      rib = await this.speaker.syncPaths(plan.paths);
+    } catch (err) {
+      throw new Error(
+        `the node's BGP speaker (gobgpd on ${this.opts.apiAddr}) cannot announce the pod: ${err instanceof Error ? err.message : String(err)}; it is restarted by the next reconcile`,
+      );
+    }
     this.lastPlan = plan;
     for (const cidr of subnetCidrs) {
       const rule = rules.find((r) => r.from === cidr);
@@ -230,7 +243,6 @@ export class BgpController {
       if (!(await tableHasDefault(rule.table, cidr.includes(':') ? 6 : 4)))
         throw new Error(`table ${rule.table} of subnet ${cidr} has no default route yet`);
     }
-    const rib = [...(await this.speaker.paths(4)), ...(await this.speaker.paths(6))];
     for (const ins of instances) {
       const ip = ins.spec.address.ip.split('/')[0] ?? '';
       if (!rib.some((p) => p.prefix.split('/')[0] === ip))

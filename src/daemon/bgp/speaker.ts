@@ -367,9 +367,10 @@ export class BgpSpeaker {
     return report;
   }
 
-  /** Adds missing and withdraws unwanted local paths (both families). */
-  async syncPaths(desired: BgpPathSpec[], report?: BgpSyncReport): Promise<void> {
-    const current = [...(await this.paths(4)), ...(await this.paths(6))];
+  /** Adds missing and withdraws unwanted local paths (both families); returns the local paths now in the RIB. */
+  async syncPaths(desired: BgpPathSpec[], report?: BgpSyncReport): Promise<BgpPathSpec[]> {
+    const [v4, v6] = await Promise.all([this.paths(4), this.paths(6)]);
+    const current = [...v4, ...v6];
     const d = diffPaths(desired, current);
     for (const p of d.del) {
       await this.delPath(p.family, p.prefix);
@@ -379,6 +380,8 @@ export class BgpSpeaker {
       await this.addPath(p);
       report?.pathsAdded.push(p.prefix);
     }
+    const gone = new Set([...d.del, ...d.add].map((p) => `${p.family}|${p.prefix}`));
+    return [...current.filter((p) => !gone.has(`${p.family}|${p.prefix}`)), ...d.add];
   }
 
   /**
