@@ -48,15 +48,34 @@ export const NodeInfoSpecSchema = Type.Object(
 /** `NodeInfo.spec`: `{vtepInfo?}`. */
 export type NodeInfoSpec = Static<typeof NodeInfoSpecSchema>;
 
+/** Schema of one BGP peer of the node as its daemon sees it (`NodeInfo.status.bgpPeers[]`, additive to SPEC §2.4). */
+export const NodeBGPPeerStatusSchema = Type.Object(
+  {
+    network: Type.String({ description: 'BGP network (Underlay, mode BGP) the peer belongs to.' }),
+    address: Type.String({ description: 'Peer address.' }),
+    asn: Type.Integer({ description: 'Peer AS number.' }),
+    state: Type.String({ description: 'BGP FSM state (Idle, Connect, Active, OpenSent, OpenConfirm, Established).' }),
+    lastError: Type.Optional(Type.String({ description: 'Why the session is not Established, when it is not.' })),
+    updateTimestamp: Type.Optional(Timestamp({ description: 'Time the state or error last changed (RFC 3339).' })),
+  },
+  { description: 'A BGP peer of the node and its session state.' },
+);
+
+/** `NodeInfo.status.bgpPeers[]`. */
+export type NodeBGPPeerStatus = Static<typeof NodeBGPPeerStatusSchema>;
+
 /** Schema of `NodeInfo.status` (SPEC §2.4). */
 export const NodeInfoStatusSchema = Type.Object(
   {
     updateTimestamp: Type.Optional(Timestamp({ description: 'Time of the last update (RFC 3339).' })),
+    bgpPeers: Type.Optional(
+      Type.Array(NodeBGPPeerStatusSchema, { description: 'BGP peers of the node (BGP networks only), by the daemon.' }),
+    ),
   },
   { description: 'Observed state of the NodeInfo.' },
 );
 
-/** `NodeInfo.status`: `{updateTimestamp? (RFC 3339 string)}`. */
+/** `NodeInfo.status`: `{updateTimestamp? (RFC 3339 string), bgpPeers?}`. */
 export type NodeInfoStatus = Static<typeof NodeInfoStatusSchema>;
 
 /** Schema of a whole NodeInfo object (SPEC §2.4). */

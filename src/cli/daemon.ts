@@ -19,6 +19,8 @@ interface DaemonFlags {
   preferInterfaces: string;
   preferVlanInterfaces: string;
   preferVxlanInterfaces: string;
+  preferBgpInterfaces: string;
+  bgpGrpcServerAddr: string;
   healthProbeAddr: string;
   metricsAddr: string;
   localDirectTable: string;
@@ -71,6 +73,8 @@ export function daemonConfigFromFlags(f: DaemonFlags, env: NodeJS.ProcessEnv = p
   c.stateDir = f.stateDir;
   c.preferVlanInterfaces = list(f.preferVlanInterfaces || f.preferInterfaces);
   c.preferVxlanInterfaces = list(f.preferVxlanInterfaces);
+  c.preferBgpInterfaces = list(f.preferBgpInterfaces ?? '');
+  c.bgpGrpcServerAddr = f.bgpGrpcServerAddr ?? c.bgpGrpcServerAddr;
   c.healthAddr = f.healthProbeAddr;
   c.metricsAddr = f.metricsAddr;
   c.localDirectTable = Number(f.localDirectTable);
@@ -110,6 +114,8 @@ export function registerDaemonCommand(program: Command): void {
     .option('--prefer-interfaces <list>', 'deprecated: VLAN parent interfaces', '')
     .option('--prefer-vlan-interfaces <list>', 'VLAN parent interfaces, first existing wins', '')
     .option('--prefer-vxlan-interfaces <list>', 'VXLAN parent interfaces, first existing wins', '')
+    .option('--prefer-bgp-interfaces <list>', 'BGP interfaces, first existing wins', '')
+    .option('--bgp-grpc-server-addr <addr>', 'gRPC API of the node BGP speaker (gobgpd)', ':50051')
     .option('--health-probe-addr <addr>', '/live and /ready', ':11021')
     .option('--metrics-addr <addr>', '/metrics', ':8091')
     .option('--local-direct-table <n>', 'table of local pod routes', '39999')

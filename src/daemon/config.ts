@@ -18,6 +18,10 @@ export interface DaemonConfig {
   stateDir: string;
   preferVxlanInterfaces: string[];
   preferVlanInterfaces: string[];
+  /** BGP interfaces (`--prefer-bgp-interfaces`), first existing wins; empty ⇒ default-route interface. */
+  preferBgpInterfaces: string[];
+  /** gRPC API address of the node's gobgpd (`--bgp-grpc-server-addr`, SPEC §7.1). */
+  bgpGrpcServerAddr: string;
   /** `host:port` of /live and /ready; empty disables. */
   healthAddr: string;
   /** `host:port` of /metrics; empty disables. */
@@ -61,6 +65,8 @@ export function defaultDaemonConfig(env: NodeJS.ProcessEnv = process.env): Daemo
     stateDir: '/var/lib/hybridnet',
     preferVxlanInterfaces: [],
     preferVlanInterfaces: [],
+    preferBgpInterfaces: [],
+    bgpGrpcServerAddr: ':50051',
     healthAddr: ':11021',
     metricsAddr: ':8091',
     localDirectTable: LOCAL_DIRECT_TABLE,

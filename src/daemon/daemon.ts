@@ -51,6 +51,8 @@ import { planVlanChecks } from './plan/vlan-checks.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
+import { BgpController } from './bgp/controller.ts';
+import { isBgpMode } from './bgp/plan.ts';
 
 const NODE_UID_INDEX = 'node-pod-uid';
 
@@ -88,6 +90,8 @@ export class Daemon implements CniHandler {
   readonly ipInstances: Informer<IPInstance>;
   readonly store: AttachmentStore;
   readonly metrics = new DaemonMetrics();
+  /** BGP speaker of the node (SPEC §7.7); idle while the node is in no BGP network. */
+  readonly bgp: BgpController;
   private readonly lock = new Lock();
   private readonly delByContainer = new Map<string, Promise<void>>();
   /** ADDs in flight by container ID: a DEL of the same container waits for it (else the ADD wires after the DEL). */
@@ -132,6 +136,16 @@ export class Daemon implements CniHandler {
       return l[LABEL_NODE] && l[LABEL_POD_UID] ? [`${l[LABEL_NODE]}/${l[LABEL_POD_UID]}`] : [];
     });
     this.store = new AttachmentStore(config.stateDir, pendingDeleteDir(config.socket));
+    this.bgp = new BgpController({
+      stateDir: config.stateDir,
+      apiAddr: config.bgpGrpcServerAddr,
+      logger: logger.child({ component: 'bgp' }),
+      runner,
+      registry: this.metrics.registry,
+      client,
+      nodeName: config.nodeName,
+      onSpeakerExit: () => this.trigger(),
+    });
     // Only what the plan reads triggers a reconcile: status-only writes (the manager's subnet counters, our own
     // IPInstance status patches) would otherwise cost a full reconcile per pod.
     const on = <T>(inf: Informer<T & { metadata?: object }>, relevant: (o: T) => unknown): void =>
@@ -241,11 +255,16 @@ export class Daemon implements CniHandler {
     const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
     this.ipv6Off ??= await ipv6Disabled();
     const raDev = this.ipv6Off ? undefined : await raDefaultRouteDev(this.runner);
+    // only clusters with BGP networks pay for the BGP interface look-up (two `ip route` reads)
+    const bgpParent = this.networks.list().some(isBgpMode)
+      ? await chooseInterface(this.runner, this.config.preferBgpInterfaces, links)
+      : undefined;
     return {
       nodeName: this.config.nodeName,
       links,
       ...(vxlanParent ? { vxlanParent } : {}),
       ...(vlanParent ? { vlanParent } : {}),
+      ...(bgpParent ? { bgpParent } : {}),
       currentRules: await readRules(this.runner),
       ...(this.nodeAddresses ? { nodeAddresses: this.nodeAddresses } : {}),
       ipv6Disabled: this.ipv6Off,
@@ -271,6 +290,7 @@ export class Daemon implements CniHandler {
   private async reconcileOnce(opts: { iptables?: boolean }): Promise<ApplyReport> {
     const t0 = performance.now();
     const facts = await this.facts();
+    const bgpPlan = await this.bgp.plan(this.clusterState(), facts); // sets facts.bgpGateway (SPEC §7.4)
     const plan = planNode(this.clusterState(), facts, this.planOptions());
     for (const w of plan.warnings) this.logger.warn({ node: this.config.nodeName }, w);
     const iptablesKey = JSON.stringify([plan.ipsets, plan.iptables]);
@@ -284,6 +304,7 @@ export class Daemon implements CniHandler {
     }
     this.lastPlan = plan;
     this.lastReport = report;
+    await this.bgp.sync(bgpPlan); // SPEC §7.7: peers and local paths after the routes they need
     if (changeCount(report) > 0) this.logger.info({ changes: changeCount(report), report }, 'node datapath reconciled');
     await this.publishNodeInfo(plan);
     this.reconciled = true;
@@ -463,6 +484,7 @@ export class Daemon implements CniHandler {
         await ipBatch(this.runner, plan.hostBatch);
         await podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch);
         await this.wirePodIntoNode(instances, facts);
+        await this.bgpPodReady(network, instances, facts);
         this.trigger();
         const refused = await vlanChecks;
         if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
@@ -650,6 +672,30 @@ export class Daemon implements CniHandler {
     return this.initNetns ? this.config.neighGcThresh : [0, 0, 0];
   }
 
+  /** BGP readiness of a new pod (SPEC §7.3 step 8): its paths announced now, rule/table/peers checked. */
+  private async bgpPodReady(network: Network, instances: IPInstance[], before: NodeFacts): Promise<void> {
+    const facts: NodeFacts = { ...before, links: await readLinks(this.runner) };
+    const cidrs = instances
+      .map((i) => this.subnets.get(i.spec.subnet)?.spec.range.cidr)
+      .filter((x): x is string => !!x);
+    await this.bgp.podReady(
+      network,
+      instances,
+      cidrs,
+      this.clusterState(),
+      facts,
+      await readRules(this.runner),
+      async (table, fam) =>
+        (
+          JSON.parse(
+            (
+              await this.runner('ip', [`-${fam}`, '-json', 'route', 'show', 'default', 'table', String(table)])
+            ).trim() || '[]',
+          ) as unknown[]
+        ).length > 0,
+    );
+  }
+
   private planOptions(): PlanOptions {
     return {
       localDirectTable: this.config.localDirectTable,
@@ -685,6 +731,7 @@ export class Daemon implements CniHandler {
       await this.addByContainer.get(req.containerID)?.catch(() => undefined);
       const a = await this.store.get(req.containerID);
       if (a) await this.removeAttachment(a);
+      if (a) await this.bgp.withdraw(a.ips); // SPEC §7.7: the pod's host route goes with it, not at the next resync
       await this.store.clearPendingDelete(req.containerID);
     });
     this.delByContainer.set(req.containerID, mine);

@@ -191,6 +191,7 @@ describe('helm chart (helm v3.22 real)', () => {
       expect.arrayContaining([
         '--prefer-vxlan-interfaces=eth1,eth0',
         '--prefer-vlan-interfaces=bond0',
+        '--prefer-bgp-interfaces=eth2',
         '--check-pod-connectivity-from-host=false',
       ]),
     );
@@ -309,7 +310,6 @@ describe('helm chart (helm v3.22 real)', () => {
     [{ multiCluster: true }, 'multiCluster=true'],
     [{ vmIPRetain: true }, 'vmIPRetain=true'],
     [{ daemon: { vtepAddressCIDRs: '10.0.0.0/8' } }, 'daemon.vtepAddressCIDRs="10.0.0.0/8"'],
-    [{ daemon: { preferBGPInterfaces: 'eth0' } }, 'daemon.preferBGPInterfaces="eth0"'],
     [{ init: { ipVersion: '5' } }, 'init.ipVersion="5"'],
     [{ defaultIPFamily: 'IPv5' }, 'defaultIPFamily="IPv5"'],
   ])('refuses unsupported values %j with a message naming the key', async (values, message) => {

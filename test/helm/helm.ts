@@ -116,7 +116,7 @@ daemon:
   cleanFelixRulesWhilePolicyDisabled: true
   preferVxlanInterfaces: "eth1,eth0"
   preferVlanInterfaces: "bond0"
-  preferBGPInterfaces: ""
+  preferBGPInterfaces: "eth2"
   enableVlanARPEnhancement: true
   vtepAddressCIDRs: "0.0.0.0/0,::/0"
   neededCommunityCNIPlugins: "loopback,bandwidth"

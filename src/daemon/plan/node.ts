@@ -76,7 +76,9 @@ export function firstGlobalAddress(l: LinkFacts | undefined): string | undefined
 
 /** MTU pods of `network` get (SPEC §7.1): VXLAN parent − 50, VLAN/BGP parent MTU. */
 export function podMtu(network: Network, facts: NodeFacts): number {
-  if (effectiveNetworkMode(network) === 'VXLAN') return (link(facts, facts.vxlanParent)?.mtu ?? 1500) - VXLAN_OVERHEAD;
+  const mode = effectiveNetworkMode(network);
+  if (mode === 'VXLAN') return (link(facts, facts.vxlanParent)?.mtu ?? 1500) - VXLAN_OVERHEAD;
+  if (mode === 'BGP' || mode === 'GlobalBGP') return link(facts, facts.bgpParent ?? facts.vlanParent)?.mtu ?? 1500;
   return link(facts, facts.vlanParent)?.mtu ?? 1500;
 }
 
@@ -90,7 +92,7 @@ export function forwardInterface(
   const mode = effectiveNetworkMode(network);
   if (mode === 'VXLAN') return overlayOf(cluster, facts)?.vxlan;
   if (mode === 'VLAN') return facts.vlanParent === undefined ? undefined : vlanForwardIf(facts.vlanParent, netID);
-  return facts.vlanParent;
+  return facts.bgpParent ?? facts.vlanParent;
 }
 
 function nodeInNetwork(network: Network, node: string): boolean {
@@ -305,8 +307,20 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
         routes.push({ family: fam, table: 0, dst: 'default', type: 'unicast', dev, via: gw });
       else plan.warnings.push(`subnet ${s.metadata?.name}: VLAN subnet needs a gateway inside ${cidr}`);
     } else {
-      plan.warnings.push(`subnet ${s.metadata?.name}: mode ${mode} is not implemented by this daemon (no BGP speaker)`);
-      continue;
+      // BGP / GlobalBGP (SPEC §7.4): default via the routing peer, else a copy of the host's default route
+      const gw = facts.bgpGateway?.[fam];
+      if (!gw) {
+        plan.warnings.push(`subnet ${s.metadata?.name}: no BGP gateway (IPv${fam}) on this node for mode ${mode}`);
+        continue;
+      }
+      routes.push({
+        family: fam,
+        table: 0,
+        dst: 'default',
+        type: 'unicast',
+        dev: gw.dev,
+        ...(gw.via ? { via: gw.via } : {}),
+      });
     }
     const table = tableFor(fam, cidr);
     plan.ownedTables.push(table);
@@ -371,7 +385,11 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
       ...new Set(
         localSubnets
           .filter((s) => !overlaySubnets.includes(s))
-          .map((s) => vlanForwardIf(facts.vlanParent ?? '', effectiveSubnetNetID(s, networks.get(s.spec.network)))),
+          .map((s) => {
+            const n = networks.get(s.spec.network);
+            if (n && effectiveNetworkMode(n) !== 'VLAN') return facts.bgpParent ?? facts.vlanParent ?? '';
+            return vlanForwardIf(facts.vlanParent ?? '', effectiveSubnetNetID(s, n));
+          }),
       ),
     ],
   });

@@ -42,6 +42,13 @@ export interface NodeFacts {
   ipv6Disabled?: boolean;
   /** Interface of the IPv6 default route when it was learnt by RA (`proto ra`), SPEC §7.1. */
   raDefaultRouteDev?: string;
+  /** BGP interface (`--prefer-bgp-interfaces`, else the default-route interface). */
+  bgpParent?: string;
+  /**
+   * Default route of BGP / GlobalBGP per-subnet tables per family (SPEC §7.4): via the routing BGP peer, else a copy of
+   * the host's default route. Absent ⇒ the node is in no BGP network (from the BGP planner, src/daemon/bgp/plan.ts).
+   */
+  bgpGateway?: Partial<Record<Family, { via?: string; dev: string }>>;
 }
 
 /** The cluster objects the node plan depends on (informer caches). */
