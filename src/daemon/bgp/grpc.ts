@@ -1,49 +1,72 @@
 /**
- * A minimal gRPC client for the one GoBGP v3 call its CLI cannot make: `GobgpApi/AddPeer` with a TCP-MD5 password and
- * graceful restart (the `gobgp neighbor add` CLI sets neither). Unary gRPC over Node's own HTTP/2 (gRPC over HTTP/2
- * spec: `POST /<package>.<Service>/<Method>`, `content-type: application/grpc`, length-prefixed message, status in the
- * `grpc-status` trailer) with a hand-written protobuf encoder for the handful of fields we send — no npm dependency,
- * no .proto file at run time. Field numbers are those of gobgp v3.10.0 `api/gobgp.proto` (Apache-2.0,
- * github.com/osrg/gobgp): Peer{conf=2, timers=6, transport=7, graceful_restart=9, afi_safis=10},
- * PeerConf{auth_password=1, neighbor_address=4, peer_asn=5}, GracefulRestart{enabled=1, restart_time=2,
- * deferral_time=4, local_restarting=10}, AfiSafi{mp_graceful_restart=1, config=2}, AfiSafiConfig{family=1, enabled=2},
- * Family{afi=1, safi=2}, MpGracefulRestart{config=1}, MpGracefulRestartConfig{enabled=1}, TimersConfig{connect_retry=1,
- * hold_time=2, keepalive_interval=3}, Timers{config=1}.
+ * The one GoBGP v3 API call its CLI cannot make: `apipb.GobgpApi/AddPeer` with a TCP-MD5 password and graceful
+ * restart (`gobgp neighbor add` sets neither). Transport is @grpc/grpc-js, encoding is protobufjs; the message types
+ * are declared below as the subset of gobgp v3.10.0 `api/gobgp.proto` (Apache-2.0, github.com/osrg/gobgp) this call
+ * needs — protobuf ignores fields a side does not know, so a subset with the original names and field numbers is
+ * wire-compatible. No .proto file is needed at run time.
  */
-import http2 from 'node:http2';
+import { credentials, Client, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
 
-/** One protobuf field value: a varint, a string, or an embedded message (list of fields). */
-export type PbValue = number | boolean | string | PbField[];
-/** A protobuf field: number + value (repeated fields are simply listed several times). */
-export type PbField = [number, PbValue];
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = BigInt(n);
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return out;
-}
-
-/** Encodes fields in protobuf wire format (varint = wire type 0, string / message = wire type 2). Zero values skipped. */
-export function encodePb(fields: PbField[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const [no, v] of fields) {
-    if (typeof v === 'number' || typeof v === 'boolean') {
-      const n = Number(v);
-      if (n === 0) continue;
-      parts.push(Buffer.from([...varint(no << 3), ...varint(n)]));
-    } else {
-      const body = typeof v === 'string' ? Buffer.from(v, 'utf8') : encodePb(v);
-      parts.push(Buffer.from([...varint((no << 3) | 2), ...varint(body.length)]), body);
-    }
-  }
-  return Buffer.concat(parts);
-}
+/**
+ * Subset of gobgp v3.10.0 `api/gobgp.proto` (package `apipb`): AddPeerRequest{peer=1};
+ * Peer{conf=2, timers=6, graceful_restart=9, afi_safis=10}; PeerConf{auth_password=1, neighbor_address=4,
+ * peer_asn=5}; Timers{config=1}; TimersConfig{connect_retry=1, hold_time=2, keepalive_interval=3};
+ * GracefulRestart{enabled=1, restart_time=2, deferral_time=4, local_restarting=10};
+ * AfiSafi{mp_graceful_restart=1, config=2}; MpGracefulRestart{config=1}; MpGracefulRestartConfig{enabled=1};
+ * AfiSafiConfig{family=1, enabled=2}; Family{afi=1 (AFI_IP=1, AFI_IP6=2), safi=2 (SAFI_UNICAST=1)}.
+ */
+const root = protobuf.Root.fromJSON({
+  nested: {
+    apipb: {
+      nested: {
+        AddPeerRequest: { fields: { peer: { type: 'Peer', id: 1 } } },
+        Peer: {
+          fields: {
+            conf: { type: 'PeerConf', id: 2 },
+            timers: { type: 'Timers', id: 6 },
+            gracefulRestart: { type: 'GracefulRestart', id: 9 },
+            afiSafis: { rule: 'repeated', type: 'AfiSafi', id: 10 },
+          },
+        },
+        PeerConf: {
+          fields: {
+            authPassword: { type: 'string', id: 1 },
+            neighborAddress: { type: 'string', id: 4 },
+            peerAsn: { type: 'uint32', id: 5 },
+          },
+        },
+        Timers: { fields: { config: { type: 'TimersConfig', id: 1 } } },
+        TimersConfig: {
+          fields: {
+            connectRetry: { type: 'uint64', id: 1 },
+            holdTime: { type: 'uint64', id: 2 },
+            keepaliveInterval: { type: 'uint64', id: 3 },
+          },
+        },
+        GracefulRestart: {
+          fields: {
+            enabled: { type: 'bool', id: 1 },
+            restartTime: { type: 'uint32', id: 2 },
+            deferralTime: { type: 'uint32', id: 4 },
+            localRestarting: { type: 'bool', id: 10 },
+          },
+        },
+        AfiSafi: {
+          fields: {
+            mpGracefulRestart: { type: 'MpGracefulRestart', id: 1 },
+            config: { type: 'AfiSafiConfig', id: 2 },
+          },
+        },
+        MpGracefulRestart: { fields: { config: { type: 'MpGracefulRestartConfig', id: 1 } } },
+        MpGracefulRestartConfig: { fields: { enabled: { type: 'bool', id: 1 } } },
+        AfiSafiConfig: { fields: { family: { type: 'Family', id: 1 }, enabled: { type: 'bool', id: 2 } } },
+        Family: { fields: { afi: { type: 'int32', id: 1 }, safi: { type: 'int32', id: 2 } } },
+      },
+    },
+  },
+});
+const AddPeerRequest = root.lookupType('apipb.AddPeerRequest');
 
 /** The BGP peer GoBGP should have (SPEC §7.7). */
 export interface GrpcPeer {
@@ -54,56 +77,35 @@ export interface GrpcPeer {
   restartTime: number;
   /** Hold time, s (0 = GoBGP default 90). */
   holdTime?: number;
+  /** Connect retry, s (0 = GoBGP default). */
   connectRetry?: number;
 }
 
-/** AddPeerRequest for `p`: both unicast families with MP graceful restart, localRestarting (SPEC §7.7). */
-export function addPeerRequest(p: GrpcPeer): Buffer {
-  const family = (afi: number): PbField[] => [
-    [1, [[1, [[1, true]]]]], // mp_graceful_restart.config.enabled
-    [
-      2,
-      [
-        [
-          1,
-          [
-            [1, afi],
-            [2, 1],
-          ],
-        ], // family {afi, safi unicast}
-        [2, true],
-      ],
-    ],
-  ];
-  const timers: PbField[] = [];
-  if (p.connectRetry) timers.push([1, p.connectRetry]);
-  if (p.holdTime) timers.push([2, p.holdTime], [3, Math.max(1, Math.floor(p.holdTime / 3))]);
-  const peer: PbField[] = [
-    [
-      2,
-      [
-        [1, p.password ?? ''],
-        [4, p.address],
-        [5, p.asn],
-      ],
-    ],
-    ...(timers.length ? ([[6, [[1, timers]]]] as PbField[]) : []),
-    [
-      9,
-      [
-        [1, true],
-        [2, p.restartTime],
-        [4, 1],
-        [10, true],
-      ],
-    ],
-    [10, family(1)],
-    [10, family(2)],
-  ];
-  return encodePb([[1, peer]]);
+/**
+ * Encoded AddPeerRequest for `p`: both unicast families (AFI_IP, AFI_IP6 × SAFI_UNICAST) with MP graceful restart,
+ * graceful restart enabled with `restartTime`, deferral 1 s, localRestarting (SPEC §7.7).
+ */
+export function addPeerRequest(p: GrpcPeer): Uint8Array {
+  const family = (afi: number): object => ({
+    mpGracefulRestart: { config: { enabled: true } },
+    config: { family: { afi, safi: 1 }, enabled: true },
+  });
+  const timers: Record<string, number> = {};
+  if (p.connectRetry) timers.connectRetry = p.connectRetry;
+  if (p.holdTime) {
+    timers.holdTime = p.holdTime;
+    timers.keepaliveInterval = Math.max(1, Math.floor(p.holdTime / 3));
+  }
+  const peer = {
+    conf: { authPassword: p.password ?? '', neighborAddress: p.address, peerAsn: p.asn },
+    ...(Object.keys(timers).length ? { timers: { config: timers } } : {}),
+    gracefulRestart: { enabled: true, restartTime: p.restartTime, deferralTime: 1, localRestarting: true },
+    afiSafis: [family(1), family(2)],
+  };
+  return AddPeerRequest.encode(AddPeerRequest.fromObject({ peer })).finish();
 }
 
-/** Error of a gRPC call: the `grpc-status` code and message. */
+/** Error of a gRPC call: the gRPC status code (grpc-js `status`) and its message. */
 export class GrpcError extends Error {
   constructor(
     readonly code: number,
@@ -115,55 +117,27 @@ export class GrpcError extends Error {
 }
 
 /**
- * Unary gRPC call `method` (e.g. `/apipb.GobgpApi/AddPeer`) on `host:port` with an encoded request; resolves with the
- * raw response message. Throws {@link GrpcError} on a non-zero `grpc-status`, Error on transport failure/timeout.
+ * Unary gRPC call `method` (e.g. `/apipb.GobgpApi/AddPeer`) on `target` (`host:port`, plaintext — GoBGP's API has no
+ * TLS by default) with an already encoded request; resolves with the raw response message.
+ * @throws GrpcError with the gRPC status code (`UNAVAILABLE` when nothing listens, `DEADLINE_EXCEEDED` after
+ *   `timeoutMs`, or the server's code).
  */
-export function grpcUnary(target: string, method: string, request: Buffer, timeoutMs = 5000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${target}`);
-    const timer = setTimeout(() => {
-      session.destroy();
-      reject(new Error(`gRPC ${method} on ${target}: no answer in ${timeoutMs} ms`));
-    }, timeoutMs);
-    session.on('error', (err: Error) => {
-      clearTimeout(timer);
-      reject(new Error(`gRPC ${method} on ${target}: ${err.message}`));
-    });
-    const frame = Buffer.alloc(5 + request.length);
-    frame.writeUInt8(0, 0);
-    frame.writeUInt32BE(request.length, 1);
-    request.copy(frame, 5);
-    const req = session.request({
-      ':method': 'POST',
-      ':path': method,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-    });
-    const chunks: Buffer[] = [];
-    let status: number | undefined;
-    let message = '';
-    const takeStatus = (h: http2.IncomingHttpHeaders): void => {
-      if (h['grpc-status'] !== undefined) {
-        status = Number(h['grpc-status']);
-        message = decodeURIComponent(String(h['grpc-message'] ?? ''));
-      }
-    };
-    req.on('response', takeStatus);
-    req.on('trailers', takeStatus);
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', (err: Error) => {
-      clearTimeout(timer);
-      session.close();
-      reject(new Error(`gRPC ${method} on ${target}: ${err.message}`));
-    });
-    req.on('end', () => {
-      clearTimeout(timer);
-      session.close();
-      if (status === undefined) return reject(new Error(`gRPC ${method} on ${target}: no grpc-status`));
-      if (status !== 0) return reject(new GrpcError(status, `gRPC ${method}: ${message} (status ${status})`));
-      const body = Buffer.concat(chunks);
-      resolve(body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : Buffer.alloc(0));
-    });
-    req.end(frame);
+export function grpcUnary(target: string, method: string, request: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
+  const client = new Client(target, credentials.createInsecure());
+  return new Promise<Buffer>((resolve, reject) => {
+    client.makeUnaryRequest<Uint8Array, Buffer>(
+      method,
+      (m) => Buffer.from(m),
+      (b) => b,
+      request,
+      new Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err: ServiceError | null, res?: Buffer) => {
+        client.close();
+        if (err)
+          reject(new GrpcError(err.code, `gRPC ${method} on ${target}: ${GrpcStatus[err.code]}: ${err.details}`));
+        else resolve(res ?? Buffer.alloc(0));
+      },
+    );
   });
 }

@@ -8,7 +8,7 @@ import { NETWORKING_API_VERSION, type IPInstance, type Network, type Subnet } fr
 import { hostVethName } from '../../net/index.ts';
 import { planNode } from '../plan/node.ts';
 import type { ClusterState, LinkFacts, NodeFacts } from '../plan/types.ts';
-import { addPeerRequest, encodePb } from './grpc.ts';
+import { addPeerRequest } from './grpc.ts';
 import { chooseRouterId, diffPaths, diffPeers, planBgp, type BgpFacts, type BgpPathSpec } from './plan.ts';
 import { BgpSpeaker, lastPeerError, splitHostPort } from './speaker.ts';
 
@@ -256,9 +256,9 @@ describe('planNode with BGP (SPEC §7.4 BGP table, §7.10 rule 6)', () => {
 
 describe('gobgp glue', () => {
   it('encodes AddPeer like protoc would (field numbers of gobgp v3 api/gobgp.proto)', () => {
-    expect(encodePb([[1, 150]]).toString('hex')).toBe('089601');
-    expect(encodePb([[2, 'testing']]).toString('hex')).toBe('120774657374696e67');
-    const req = addPeerRequest({ address: '10.0.0.1', asn: 64512, password: 'pw', restartTime: 120 }).toString('hex');
+    const req = Buffer.from(
+      addPeerRequest({ address: '10.0.0.1', asn: 64512, password: 'pw', restartTime: 120 }),
+    ).toString('hex');
     // Peer.conf{auth_password "pw", neighbor_address "10.0.0.1", peer_asn 64512}
     expect(req).toContain('12' + '12' + '0a027077' + '2208' + Buffer.from('10.0.0.1').toString('hex') + '2880f803');
     // GracefulRestart{enabled, restart_time 120, deferral_time 1, local_restarting}
