@@ -192,6 +192,7 @@ describe('helm chart (helm v3.22 real)', () => {
         '--prefer-vxlan-interfaces=eth1,eth0',
         '--prefer-vlan-interfaces=bond0',
         '--prefer-bgp-interfaces=eth2',
+        '--bgp-grpc-server-addr=127.0.0.1:50051',
         '--check-pod-connectivity-from-host=false',
       ]),
     );
