@@ -1,8 +1,13 @@
 /**
  * The node daemon (SPEC §7): informers on Networks, Subnets, NodeInfos and IPInstances; a level-triggered node
  * reconcile (read kernel → {@link planNode} → {@link applyNodePlan}) run on every change and every `resyncMs`;
- * this node's NodeInfo; and the CNI API (pod ADD / DEL / CHECK / GC) on the unix socket. Datapath work is serialised
- * by one lock, so a pod ADD and a reconcile never interleave.
+ * this node's NodeInfo; and the CNI API (pod ADD / DEL / CHECK / GC) on the unix socket.
+ *
+ * Locking: the node tables (routes of the local-direct table, rules, neighbours, FDB, links) are written under one
+ * datapath lock — by the reconcile, and by the short step of a pod ADD that puts the pod's host veth up and adds its
+ * local-direct routes and proxy neighbours (a reconcile that read the links before the veth existed must not see,
+ * and delete, a route of it). Everything else of ADD (veth pair, pod namespace, API calls, ping) runs concurrently,
+ * serialised per container ID and per pod (host veth name) with ADD, DEL and GC of the same container / pod.
  */
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
@@ -40,8 +45,9 @@ import { readLinks, readRules } from './apply/read.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
-import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
-import { planGratuitousArp, planPodAdd } from './plan/pod.ts';
+import { setName } from './plan/iptables.ts';
+import { familyOf, forwardInterface, overlayOf, planNode, plainIP, podMtu } from './plan/node.ts';
+import { planGratuitousArp, planPodAdd, planPodProxyNeighbours } from './plan/pod.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
@@ -58,20 +64,61 @@ class Lock {
   }
 }
 
-/** Picks the first existing interface of `prefer`, else the interface of the IPv4 then IPv6 default route. */
+/** FIFO mutexes by key: holders of disjoint keys run concurrently; keys are taken in sorted order (no deadlock). */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    const releases: (() => void)[] = [];
+    try {
+      for (const k of [...new Set(keys)].sort()) releases.push(await this.acquire(k));
+      return await fn();
+    } finally {
+      for (const r of releases.reverse()) r();
+    }
+  }
+
+  private async acquire(key: string): Promise<() => void> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    return () => {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    };
+  }
+}
+
+const containerKey = (containerID: string): string => `container/${containerID}`;
+const podKey = (hostVeth: string): string => `pod/${hostVeth}`;
+
+/**
+ * Picks the first existing interface of `prefer`, else the interface of the IPv4 then IPv6 default route.
+ * `defaultDevs`, when given, is the result of {@link defaultRouteDevices} read once for several choices.
+ */
 export async function chooseInterface(
   runner: Runner,
   prefer: string[],
   links: LinkFacts[],
+  defaultDevs?: Promise<(string | undefined)[]>,
 ): Promise<string | undefined> {
   for (const p of prefer) if (links.some((l) => l.name === p)) return p;
-  for (const fam of ['-4', '-6']) {
-    const out = await runner('ip', [fam, '-json', 'route', 'show', 'default']).catch(() => '[]');
-    const rows = JSON.parse(out.trim() || '[]') as { dev?: string }[];
-    const dev = rows.find((r) => r.dev)?.dev;
-    if (dev) return dev;
-  }
-  return undefined;
+  const devs = await (defaultDevs ?? defaultRouteDevices(runner));
+  return devs.find((d) => d !== undefined);
+}
+
+/** The devices of the IPv4 and IPv6 default routes of the main table (`ip -json route show default`, both at once). */
+export function defaultRouteDevices(runner: Runner): Promise<(string | undefined)[]> {
+  return Promise.all(
+    ['-4', '-6'].map(async (fam) => {
+      const out = await runner('ip', [fam, '-json', 'route', 'show', 'default']).catch(() => '[]');
+      const rows = JSON.parse(out.trim() || '[]') as { dev?: string }[];
+      return rows.find((r) => r.dev)?.dev;
+    }),
+  );
 }
 
 /** The daemon of one node. */
@@ -82,8 +129,15 @@ export class Daemon implements CniHandler {
   readonly ipInstances: Informer<IPInstance>;
   readonly store: AttachmentStore;
   readonly metrics = new DaemonMetrics();
+  /** The datapath lock: node tables (see module doc). */
   private readonly lock = new Lock();
-  private readonly delByContainer = new Map<string, Promise<void>>();
+  /** Per container ID / pod locks of ADD, DEL and GC. */
+  private readonly podLocks = new KeyedLock();
+  /**
+   * Node facts of the last reconcile, used by ADD instead of reading the kernel again (links, chosen interfaces,
+   * rules). Dropped when a reconcile changed links or rules; ADD re-reads them when its forward interface is missing.
+   */
+  private cachedFacts: NodeFacts | undefined;
   private synced = false;
   private reconciled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -195,18 +249,32 @@ export class Daemon implements CniHandler {
     };
   }
 
-  /** Reads the node's facts (links, rules, chosen interfaces). */
+  /** Reads the node's facts (links, rules, chosen interfaces); the reads run concurrently. */
   async facts(): Promise<NodeFacts> {
-    const links = await readLinks(this.runner);
-    const vxlanParent = await chooseInterface(this.runner, this.config.preferVxlanInterfaces, links);
-    const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
+    const [links, currentRules] = await Promise.all([readLinks(this.runner), readRules(this.runner)]);
+    let defaults: Promise<(string | undefined)[]> | undefined;
+    const lazyDefaults = (): Promise<(string | undefined)[]> => (defaults ??= defaultRouteDevices(this.runner));
+    const needDefaults = (prefer: string[]): boolean => !prefer.some((p) => links.some((l) => l.name === p));
+    const [vxlanParent, vlanParent] = await Promise.all(
+      [this.config.preferVxlanInterfaces, this.config.preferVlanInterfaces].map((prefer) =>
+        chooseInterface(this.runner, prefer, links, needDefaults(prefer) ? lazyDefaults() : undefined),
+      ),
+    );
     return {
       nodeName: this.config.nodeName,
       links,
       ...(vxlanParent ? { vxlanParent } : {}),
       ...(vlanParent ? { vlanParent } : {}),
-      currentRules: await readRules(this.runner),
+      currentRules,
     };
+  }
+
+  /** Facts for a pod ADD: the last reconcile's, or freshly read (and kept) when there are none or `fresh`. */
+  private async addFacts(fresh = false): Promise<NodeFacts> {
+    if (!fresh && this.cachedFacts) return this.cachedFacts;
+    const f = await this.facts();
+    this.cachedFacts = f;
+    return f;
   }
 
   /** One full node reconcile under the datapath lock. */
@@ -233,6 +301,8 @@ export class Daemon implements CniHandler {
     const iptables =
       this.config.iptables && opts.iptables !== false && (this.iptablesDue || iptablesKey !== this.lastIptablesKey);
     const report = await applyNodePlan(this.runner, plan, { iptables });
+    // the facts predate what this reconcile created (links, rules): ADD reads them again when it needs them
+    this.cachedFacts = report.links.length + report.rules.length > 0 ? undefined : facts;
     if (iptables) {
       this.lastIptablesKey = iptablesKey;
       this.iptablesDue = false;
@@ -364,182 +434,248 @@ export class Daemon implements CniHandler {
     if (!network) throw new CniRequestError(500, 100, `pod ${who}: network ${networkName} not found`);
     const mac = [...macs][0] ?? '';
     const hostVeth = hostVethName(req.podNamespace, req.podName);
-
-    return this.lock.run(async () => {
-      const facts = await this.facts();
-      const fwd = forwardInterface(network, instances[0]?.spec.address.netID, this.clusterState(), facts);
-      if (!fwd || !facts.links.some((l) => l.name === fwd))
-        throw new CniRequestError(
-          500,
-          11,
-          `pod ${who}: forward interface ${fwd ?? '(none)'} of network ${networkName} does not exist yet, waiting for daemon to create it`,
-        );
-      const mtu = podMtu(network, facts);
-      // a previous sandbox of the same pod (or a retried ADD) owns the veth name: remove it first
-      if (facts.links.some((l) => l.name === hostVeth)) {
-        await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
-        for (const a of await this.store.list()) if (a.hostVeth === hostVeth) await this.store.remove(a.containerID);
-      }
-      const addresses = instances.map((i) => {
-        const [ip, len] = i.spec.address.ip.split('/');
-        return { family: familyOf(i.spec.address.version), ip: ip ?? '', prefixLength: Number(len) };
-      });
-      const plan = planPodAdd({
-        hostVeth,
-        ifName: req.ifName,
-        netns: req.netns,
-        mac,
-        mtu,
-        addresses,
-        localDirectTable: this.config.localDirectTable,
-      });
-      try {
-        await ipBatch(this.runner, plan.createVeth);
-        await writeSysctls(plan.hostSysctls);
-        await ipBatch(this.runner, plan.hostBatch);
-        await podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch);
-        await this.wirePodIntoNode(instances, facts);
-        this.trigger();
-      } catch (err) {
-        await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
-        await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
-          () => undefined,
-        );
-        throw new CniRequestError(
-          500,
-          100,
-          `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-      phases.datapathMs = ms();
-      for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
-        // arping exits 1 when nobody answers, which is the normal outcome of an announcement
-        await this.runner('arping', args).catch((err: unknown) =>
-          this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
-        );
-      }
-      const attachment: Attachment = {
-        containerID: req.containerID,
-        ifName: req.ifName,
-        netns: req.netns,
-        hostVeth,
-        podNamespace: req.podNamespace,
-        podName: req.podName,
-        podUID: pod.metadata?.uid ?? '',
-        networkName: req.networkName,
-        ips: instances.map((i) => i.spec.address.ip),
-        createdAt: new Date().toISOString(),
-      };
-      await this.store.put(attachment);
-      if (this.config.checkPodConnectivityFromHost) await this.checkFromHost(who, addresses, facts);
-      phases.checkedMs = ms();
-      await this.afterAdd(req, pod, instances);
-      this.logger.info(
-        { pod: who, containerID: req.containerID, network: networkName, ...phases, totalMs: ms() },
-        'pod added',
-      );
-      return {
-        address: instances.map((i) => ({
-          ip: i.spec.address.ip,
-          mac: i.spec.address.mac,
-          gateway: i.spec.address.gateway ?? '',
-          protocol: i.spec.address.version,
-        })),
-        host_interface: hostVeth,
-        host_mac: HOST_VETH_MAC,
-        container_interface: req.ifName,
-        mtu,
-        error: '',
-      };
-    });
+    // SPEC §7.3 step 3 (before the datapath): runs while the datapath is set up, awaited before the reply
+    const calico = this.patchCalicoPodIPs(req, instances); // never rejects
+    const [result] = await Promise.all([
+      this.podLocks.run([containerKey(req.containerID), podKey(hostVeth)], () =>
+        this.addDatapath(req, pod, instances, network, mac, hostVeth, phases, ms),
+      ),
+      calico,
+    ]);
+    this.logger.info(
+      { pod: who, containerID: req.containerID, network: networkName, ...phases, totalMs: ms() },
+      'pod added',
+    );
+    return result;
   }
 
+  /** ADD steps 5–11 under the pod's container / pod locks: veth pair, pod namespace, node wiring, checks, status. */
+  private async addDatapath(
+    req: PodRequest,
+    pod: V1Pod,
+    instances: IPInstance[],
+    network: Network,
+    mac: string,
+    hostVeth: string,
+    phases: Record<string, number>,
+    ms: () => number,
+  ): Promise<unknown> {
+    const who = `${req.podNamespace}/${req.podName}`;
+    const networkName = network.metadata?.name ?? '';
+    const netID = instances[0]?.spec.address.netID;
+    let facts = await this.addFacts();
+    let fwd = forwardInterface(network, netID, this.clusterState(), facts);
+    if (!fwd || !facts.links.some((l) => l.name === fwd)) {
+      // the cached facts may predate the forward interface: read the kernel again before giving up
+      facts = await this.addFacts(true);
+      fwd = forwardInterface(network, netID, this.clusterState(), facts);
+    }
+    if (!fwd || !facts.links.some((l) => l.name === fwd))
+      throw new CniRequestError(
+        500,
+        11,
+        `pod ${who}: forward interface ${fwd ?? '(none)'} of network ${networkName} does not exist yet, waiting for daemon to create it`,
+      );
+    const mtu = podMtu(network, facts);
+    // a previous sandbox of the same pod (or a retried ADD) owns the veth name: remove it first
+    if (existsSync(`/sys/class/net/${hostVeth}`) || facts.links.some((l) => l.name === hostVeth)) {
+      await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
+      for (const a of await this.store.list()) if (a.hostVeth === hostVeth) await this.store.remove(a.containerID);
+    }
+    const addresses = instances.map((i) => {
+      const [ip, len] = i.spec.address.ip.split('/');
+      return { family: familyOf(i.spec.address.version), ip: ip ?? '', prefixLength: Number(len) };
+    });
+    const plan = planPodAdd({
+      hostVeth,
+      ifName: req.ifName,
+      netns: req.netns,
+      mac,
+      mtu,
+      addresses,
+      localDirectTable: this.config.localDirectTable,
+    });
+    phases.preparedMs = ms();
+    try {
+      await this.wirePodIntoNode(instances, network, facts, fwd, [...plan.createVeth, ...plan.hostBatch]);
+      // before the pod end goes up (host end carrier): IPv6 DAD of the host end is off, proxy ARP answers
+      await writeSysctls(plan.hostSysctls);
+      await Promise.all([
+        podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch),
+        this.addLocalPodIPs(instances),
+      ]);
+      await this.wireSubnets(instances, facts);
+    } catch (err) {
+      await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
+      await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
+        () => undefined,
+      );
+      throw new CniRequestError(
+        500,
+        100,
+        `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    phases.datapathMs = ms();
+    for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
+      // arping exits 1 when nobody answers, which is the normal outcome of an announcement
+      await this.runner('arping', args).catch((err: unknown) =>
+        this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
+      );
+    }
+    const attachment: Attachment = {
+      containerID: req.containerID,
+      ifName: req.ifName,
+      netns: req.netns,
+      hostVeth,
+      podNamespace: req.podNamespace,
+      podName: req.podName,
+      podUID: pod.metadata?.uid ?? '',
+      networkName: req.networkName,
+      ips: instances.map((i) => i.spec.address.ip),
+      createdAt: new Date().toISOString(),
+    };
+    await Promise.all([
+      this.store.put(attachment),
+      this.config.checkPodConnectivityFromHost ? this.checkFromHost(who, addresses, facts) : undefined,
+    ]);
+    phases.checkedMs = ms();
+    await this.updateIPInstanceStatus(req, pod, instances);
+    phases.statusMs = ms();
+    return {
+      address: instances.map((i) => ({
+        ip: i.spec.address.ip,
+        mac: i.spec.address.mac,
+        gateway: i.spec.address.gateway ?? '',
+        protocol: i.spec.address.version,
+      })),
+      host_interface: hostVeth,
+      host_mac: HOST_VETH_MAC,
+      container_interface: req.ifName,
+      mtu,
+      error: '',
+    };
+  }
+
+  /**
+   * SPEC §7.3 step 10: one privileged ping per family with a global node address — up to 5 echoes 1 s apart, done at
+   * the first reply, 5 s deadline (`ping -c1 -w5`: one process instead of one per echo).
+   */
   private async checkFromHost(
     who: string,
     addresses: { family: 4 | 6; ip: string }[],
     facts: NodeFacts,
   ): Promise<void> {
-    for (const a of addresses) {
-      const hostHas = facts.links.some((l) => l.addresses.some((x) => x.global && x.family === a.family));
-      if (!hostHas) continue;
-      let ok = false;
-      for (let i = 0; i < 5 && !ok; i++) {
-        ok = await this.runner('ping', [`-${a.family}`, '-c1', '-W1', a.ip]).then(
-          () => true,
-          () => false,
-        );
-      }
-      if (!ok) throw new CniRequestError(500, 100, `pod ${who}: ${a.ip} does not answer ping from the node`);
-    }
+    await Promise.all(
+      addresses.map(async (a) => {
+        const hostHas = facts.links.some((l) => l.addresses.some((x) => x.global && x.family === a.family));
+        if (!hostHas) return;
+        await this.runner('ping', [`-${a.family}`, '-c1', '-i1', '-w5', a.ip]).catch((err: unknown) => {
+          throw new CniRequestError(
+            500,
+            100,
+            `pod ${who}: ${a.ip} does not answer ping from the node within 5s: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        });
+      }),
+    );
   }
 
-  private async afterAdd(req: PodRequest, pod: V1Pod, instances: IPInstance[]): Promise<void> {
-    if (this.config.patchCalicoPodIPsAnnotation) {
-      const ips = instances.map((i) => plainIP(i.spec.address.ip)).join(',');
-      await this.client
-        .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), {
-          metadata: { annotations: { [ANNOTATION_CALICO_POD_IPS]: ips } },
-        })
-        .catch((err: unknown) => this.logger.warn({ err, pod: req.podName }, 'podIPs annotation patch failed'));
-    }
+  /** SPEC §7.3 step 3: the `cni.projectcalico.org/podIPs` annotation (a failure is logged, ADD goes on). */
+  private async patchCalicoPodIPs(req: PodRequest, instances: IPInstance[]): Promise<void> {
+    if (!this.config.patchCalicoPodIPsAnnotation) return;
+    const ips = instances.map((i) => plainIP(i.spec.address.ip)).join(',');
+    await this.client
+      .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), {
+        metadata: { annotations: { [ANNOTATION_CALICO_POD_IPS]: ips } },
+      })
+      .catch((err: unknown) => this.logger.warn({ err, pod: req.podName }, 'podIPs annotation patch failed'));
+  }
+
+  /** SPEC §7.3 step 11: the status of each IPInstance, concurrently, retried on conflict; awaited before the reply. */
+  private async updateIPInstanceStatus(req: PodRequest, pod: V1Pod, instances: IPInstance[]): Promise<void> {
     if (!this.config.updateIPInstanceStatus) return;
-    for (const ins of instances) {
-      const path = resourcePath(IPInstanceResource, ins.metadata?.namespace, ins.metadata?.name);
-      await retryOnConflict(() =>
-        this.client.mergePatch(`${path}/status`, {
-          status: {
-            sandboxID: req.containerID,
-            nodeName: this.config.nodeName,
-            podNamespace: req.podNamespace,
-            podName: pod.metadata?.name ?? req.podName,
-            updateTimestamp: new Date().toISOString(),
-          },
-        }),
-      ).catch((err: unknown) =>
-        this.logger.warn({ err, ipInstance: ins.metadata?.name }, 'IPInstance status patch failed'),
-      );
+    await Promise.all(
+      instances.map(async (ins) => {
+        const path = resourcePath(IPInstanceResource, ins.metadata?.namespace, ins.metadata?.name);
+        await retryOnConflict(() =>
+          this.client.mergePatch(`${path}/status`, {
+            status: {
+              sandboxID: req.containerID,
+              nodeName: this.config.nodeName,
+              podNamespace: req.podNamespace,
+              podName: pod.metadata?.name ?? req.podName,
+              updateTimestamp: new Date().toISOString(),
+            },
+          }),
+        ).catch((err: unknown) =>
+          this.logger.warn({ err, ipInstance: ins.metadata?.name }, 'IPInstance status patch failed'),
+        );
+      }),
+    );
+  }
+
+  /** The pod's addresses in HYBR-LOCAL-POD-IP (the underlay loop guard would drop its inbound traffic otherwise). */
+  private async addLocalPodIPs(instances: IPInstance[]): Promise<void> {
+    if (!this.config.iptables) return;
+    const byFamily = new Map<4 | 6, string[]>();
+    for (const i of instances) {
+      const fam = familyOf(i.spec.address.version);
+      byFamily.set(fam, [...(byFamily.get(fam) ?? []), plainIP(i.spec.address.ip)]);
     }
+    const script = [...byFamily]
+      .flatMap(([fam, ips]) => {
+        const name = setName(IPSet.LocalPodIP, fam);
+        return [
+          `create ${name} hash:ip family ${fam === 6 ? 'inet6' : 'inet'}`,
+          ...ips.map((ip) => `add ${name} ${ip}`),
+        ];
+      })
+      .join('\n');
+    await this.runner('ipset', ['-exist', 'restore'], script + '\n');
   }
 
   /**
-   * The node-side state a new pod needs before ADD returns (SPEC §7.3 step 8 readiness): its proxy neighbours on the
-   * forward / VXLAN devices, its from-subnet rule and table, its address in HYBR-LOCAL-POD-IP (the underlay loop guard
-   * would drop its inbound traffic otherwise). Targeted when the subnet is already wired; a full kernel reconcile
-   * (without the iptables refresh, which follows asynchronously) when it is not.
+   * The node-side state a new pod needs before ADD returns (SPEC §7.3 steps 6–8), in one `ip -batch` under the
+   * datapath lock: `hostLines` (veth pair, host end up, its local-direct routes) and the pod's proxy neighbours on the
+   * forward / VXLAN devices. Under the lock a reconcile sees the host veth either not at all or up with its routes, so
+   * it neither deletes the pod's routes nor fails adding them to a down device.
    */
-  private async wirePodIntoNode(instances: IPInstance[], before: NodeFacts): Promise<void> {
-    const links = await readLinks(this.runner);
-    const facts: NodeFacts = { ...before, links };
-    const plan = planNode(this.clusterState(), facts, this.planOptions());
-    const ips = new Set(instances.map((i) => plainIP(i.spec.address.ip)));
+  private async wirePodIntoNode(
+    instances: IPInstance[],
+    network: Network,
+    facts: NodeFacts,
+    fwd: string,
+    hostLines: string[],
+  ): Promise<void> {
+    const addresses = instances.map((i) => ({
+      family: familyOf(i.spec.address.version),
+      ip: plainIP(i.spec.address.ip),
+      prefixLength: 0,
+    }));
+    const vxlan = overlayOf(this.clusterState(), facts)?.vxlan;
+    const devs: string[] = [];
+    if (vxlan && facts.links.some((l) => l.name === vxlan)) devs.push(vxlan);
+    if (effectiveNetworkMode(network) === 'VLAN' || fwd === vxlan) devs.push(fwd);
+    const proxies = planPodProxyNeighbours(addresses, devs);
+    await this.lock.run(async () => {
+      await writeSysctls(proxies.sysctls);
+      await ipBatch(this.runner, [...hostLines, ...proxies.lines]);
+    });
+  }
+
+  /**
+   * When the pod's subnet is not wired yet on this node (no from-subnet rule in the facts: the first pod of a subnet
+   * the last reconcile did not know), a full kernel reconcile under the datapath lock, without the iptables refresh,
+   * which follows asynchronously.
+   */
+  private async wireSubnets(instances: IPInstance[], facts: NodeFacts): Promise<void> {
     const subnetCidrs = new Set(
       instances.map((i) => this.subnets.get(i.spec.subnet)?.spec.range.cidr).filter((x): x is string => !!x),
     );
-    const haveRule = [...subnetCidrs].every((cidr) => before.currentRules.some((r) => r.from === cidr));
-    const haveRoutes = plan.routes.filter((r) => r.table === this.config.localDirectTable && ips.has(r.dst));
-    if (!haveRule || haveRoutes.length !== ips.size) {
-      await this.reconcileLocked({ iptables: false });
-    } else {
-      const lines = plan.neighbours
-        .filter((n) => n.proxy && ips.has(n.ip))
-        .map((n) => `neigh replace proxy ${n.ip} dev ${n.dev}`);
-      await writeSysctls(
-        Object.fromEntries(
-          Object.entries(plan.sysctls).filter(([k]) => k.includes('/proxy_ndp') || k.includes('/proxy_delay')),
-        ),
-      );
-      await ipBatch(this.runner, lines);
-    }
-    if (this.config.iptables) {
-      const sets = plan.ipsets.filter((x) => x.name.endsWith(IPSet.LocalPodIP));
-      const script = sets
-        .flatMap((set) => [
-          `create ${set.name} ${set.type} family ${set.family === 6 ? 'inet6' : 'inet'}`,
-          ...set.members.filter((m) => ips.has(m)).map((m) => `add ${set.name} ${m}`),
-        ])
-        .join('\n');
-      await this.runner('ipset', ['-exist', 'restore'], script + '\n');
-    }
+    if ([...subnetCidrs].every((cidr) => facts.currentRules.some((r) => r.from === cidr))) return;
+    await this.lock.run(() => this.reconcileLocked({ iptables: false }));
+    this.trigger();
   }
 
   private planOptions(): PlanOptions {
@@ -566,22 +702,23 @@ export class Daemon implements CniHandler {
   /** Pod DEL: idempotent, scoped by container ID; nothing known ⇒ success (D7). */
   async del(req: PodRequest): Promise<void> {
     const end = this.metrics.timer('del');
-    // Not under the datapath lock (concurrent DELs would queue behind every ADD and reconcile): serialised per
-    // container only. A reconcile that races a veth deletion fails once and is retried by reconcileLocked.
-    const prev = this.delByContainer.get(req.containerID) ?? Promise.resolve();
-    const mine = prev.then(async () => {
+    // Not under the datapath lock (DELs would queue behind every reconcile): serialised with ADD / DEL / GC of the
+    // same container, then of the same pod. A reconcile that races a veth deletion fails once and is retried by
+    // reconcileLocked.
+    await this.podLocks.run([containerKey(req.containerID)], async () => {
       const a = await this.store.get(req.containerID);
-      if (a) await this.removeAttachment(a);
+      if (a) await this.podLocks.run([podKey(a.hostVeth)], () => this.removeAttachment(a));
       await this.store.clearPendingDelete(req.containerID);
     });
-    this.delByContainer.set(req.containerID, mine);
-    try {
-      await mine;
-    } finally {
-      if (this.delByContainer.get(req.containerID) === mine) this.delByContainer.delete(req.containerID);
-    }
     // nothing to reconcile: the pod's routes went with its veth; proxy entries follow the IPInstance (manager)
     end('ok');
+  }
+
+  /** Removes `a` under its container / pod locks, if it is still recorded (GC paths). */
+  private async removeAttachmentLocked(a: Attachment): Promise<void> {
+    await this.podLocks.run([containerKey(a.containerID), podKey(a.hostVeth)], async () => {
+      if (await this.store.get(a.containerID)) await this.removeAttachment(a);
+    });
   }
 
   /** Pod CHECK: the attachment exists, the container interface has its addresses and default routes (D7). */
@@ -629,33 +766,29 @@ export class Daemon implements CniHandler {
   /** CNI GC: removes attachments of `networkName` not in `valid` (D7). */
   async gc(networkName: string, valid: { containerID: string; ifname: string }[]): Promise<void> {
     const keep = new Set(valid.map((v) => `${v.containerID}|${v.ifname}`));
-    await this.lock.run(async () => {
-      for (const a of await this.store.list())
-        if ((a.networkName === networkName || networkName === '') && !keep.has(`${a.containerID}|${a.ifName}`)) {
-          this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: removing attachment');
-          await this.removeAttachment(a);
-        }
-    });
+    for (const a of await this.store.list())
+      if ((a.networkName === networkName || networkName === '') && !keep.has(`${a.containerID}|${a.ifName}`)) {
+        this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: removing attachment');
+        await this.removeAttachmentLocked(a);
+      }
     this.trigger();
   }
 
   /** After a restart: DELs queued while down, and attachments whose netns is gone. */
   private async startupGC(): Promise<void> {
-    await this.lock.run(async () => {
-      for (const id of await this.store.pendingDeletes()) {
-        const a = await this.store.get(id);
-        if (a) {
-          this.logger.info({ containerID: id, pod: a.podName }, 'handling DEL queued while the daemon was down');
-          await this.removeAttachment(a);
-        }
-        await this.store.clearPendingDelete(id);
+    for (const id of await this.store.pendingDeletes()) {
+      const a = await this.store.get(id);
+      if (a) {
+        this.logger.info({ containerID: id, pod: a.podName }, 'handling DEL queued while the daemon was down');
+        await this.removeAttachmentLocked(a);
       }
-      for (const a of await this.store.list())
-        if (!a.netns || !existsSync(a.netns)) {
-          this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: netns gone, removing attachment');
-          await this.removeAttachment(a);
-        }
-    });
+      await this.store.clearPendingDelete(id);
+    }
+    for (const a of await this.store.list())
+      if (!a.netns || !existsSync(a.netns)) {
+        this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: netns gone, removing attachment');
+        await this.removeAttachmentLocked(a);
+      }
     this.trigger();
   }
 }
