@@ -9,7 +9,7 @@
  *
  *   node --import tsx bench/cni/index.ts [N=50] [C=20]
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE, NETWORKING_API_VERSION } from '../../src/api/index.ts';
@@ -99,7 +99,7 @@ try {
     },
     60_000,
   );
-  await Promise.all(nodes.map((n) => h.startDaemon(n, ['--log-level=warn'])));
+  await Promise.all(nodes.map((n) => h.startDaemon(n)));
 
   // pods + namespaces, IPInstances allocated before timing
   const mk = async (
@@ -210,48 +210,68 @@ try {
     `CNI latency: hybridnet (plugin → daemon, IPv4 overlay pods) vs bridge+host-local, same run, ${new Date().toISOString()}`,
   );
   console.table(rows);
+  // per-phase breakdown of the daemon's side of ADD (its 'pod added' log line, ms since the request arrived)
+  const added = readFileSync(path.join(n1.dir, 'daemon.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"pod added"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { pod: string });
+  const phaseRows = (['s', 'c'] as const).map((kind) => {
+    const mine = added.filter((a) => a.pod.startsWith(`default/${kind}`));
+    const row: Record<string, unknown> = { run: kind === 's' ? `ADD ×${N} sequential` : `ADD ×${C} concurrent` };
+    for (const k of ['waitedMs', 'preparedMs', 'datapathMs', 'checkedMs', 'statusMs', 'totalMs'])
+      row[`${k} p50`] = pct(
+        mine.map((a) => Number(a[k])),
+        50,
+      );
+    return row;
+  });
+  console.log('daemon side of ADD, cumulative ms since the request arrived (p50 of each phase end):');
+  console.table(phaseRows);
   console.log(
     `concurrent wall time: ADD ours ${ours.wallAddCon.toFixed(0)} ms vs ref ${reference.wallAddCon.toFixed(0)} ms; DEL ours ${ours.wallDelCon.toFixed(0)} ms vs ref ${reference.wallDelCon.toFixed(0)} ms`,
   );
 
-  // iperf3
-  const o1 = await mk('io1', n1);
-  const o2 = await mk('io2', n2);
-  const u1 = await mk('iu1', n1, 'Underlay');
-  const u2 = await mk('iu2', n2, 'Underlay');
-  const ipOf = async (p: { name: string; netns: string; uid: string }): Promise<string> => {
-    await waitBound(c, 'default', { metadata: { name: p.name, uid: p.uid } }, 1, 60_000);
-    const r = await h.cni('ADD', env(p), h.netconf(p.name.endsWith('2') ? n2 : n1));
-    if (r.code !== 0) throw new Error(`ADD ${p.name}: ${r.stdout}`);
-    return ((r.json as { ips: { address: string }[] }).ips[0]?.address ?? '').split('/')[0] ?? '';
-  };
-  const ipO2 = await ipOf(o2);
-  await ipOf(o1);
-  const ipU2 = await ipOf(u2);
-  await ipOf(u1);
-  const iperf = async (serverNs: string, ip: string, clientNs: string): Promise<number> => {
-    const server = h.spawn(
-      'ip',
-      ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', ip],
-      path.join(h.dir, 'iperf.log'),
-    );
-    await new Promise((r) => setTimeout(r, 500));
-    const out = await inNs(clientNs, 'iperf3', '-c', ip, '-t', '3', '-J');
-    await h.kill(server, 'SIGKILL');
-    return (
-      (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
-    );
-  };
-  const nsOf = (p: { netns: string }): string => path.basename(p.netns);
-  const node = await iperf(n2.ns, n2.ip4, n1.ns);
-  const vxlan = await iperf(nsOf(o2), ipO2, nsOf(o1));
-  const underlay = await iperf(nsOf(u2), ipU2, nsOf(u1));
-  console.log('iperf3, 3 s, 1 TCP stream (Gbit/s):');
-  console.table([
-    { path: 'node1 → node2 (baseline)', gbps: +node.toFixed(2), ratio: 1 },
-    { path: 'overlay pod → pod (VXLAN)', gbps: +vxlan.toFixed(2), ratio: +(vxlan / node).toFixed(2) },
-    { path: 'underlay pod → pod (netID 0)', gbps: +underlay.toFixed(2), ratio: +(underlay / node).toFixed(2) },
-  ]);
+  // iperf3 (HN_BENCH_IPERF=0 skips it)
+  if (process.env.HN_BENCH_IPERF !== '0') {
+    const o1 = await mk('io1', n1);
+    const o2 = await mk('io2', n2);
+    const u1 = await mk('iu1', n1, 'Underlay');
+    const u2 = await mk('iu2', n2, 'Underlay');
+    const ipOf = async (p: { name: string; netns: string; uid: string }): Promise<string> => {
+      await waitBound(c, 'default', { metadata: { name: p.name, uid: p.uid } }, 1, 60_000);
+      const r = await h.cni('ADD', env(p), h.netconf(p.name.endsWith('2') ? n2 : n1));
+      if (r.code !== 0) throw new Error(`ADD ${p.name}: ${r.stdout}`);
+      return ((r.json as { ips: { address: string }[] }).ips[0]?.address ?? '').split('/')[0] ?? '';
+    };
+    const ipO2 = await ipOf(o2);
+    await ipOf(o1);
+    const ipU2 = await ipOf(u2);
+    await ipOf(u1);
+    const iperf = async (serverNs: string, ip: string, clientNs: string): Promise<number> => {
+      const server = h.spawn(
+        'ip',
+        ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', ip],
+        path.join(h.dir, 'iperf.log'),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const out = await inNs(clientNs, 'iperf3', '-c', ip, '-t', '3', '-J');
+      await h.kill(server, 'SIGKILL');
+      return (
+        (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second /
+        1e9
+      );
+    };
+    const nsOf = (p: { netns: string }): string => path.basename(p.netns);
+    const node = await iperf(n2.ns, n2.ip4, n1.ns);
+    const vxlan = await iperf(nsOf(o2), ipO2, nsOf(o1));
+    const underlay = await iperf(nsOf(u2), ipU2, nsOf(u1));
+    console.log('iperf3, 3 s, 1 TCP stream (Gbit/s):');
+    console.table([
+      { path: 'node1 → node2 (baseline)', gbps: +node.toFixed(2), ratio: 1 },
+      { path: 'overlay pod → pod (VXLAN)', gbps: +vxlan.toFixed(2), ratio: +(vxlan / node).toFixed(2) },
+      { path: 'underlay pod → pod (netID 0)', gbps: +underlay.toFixed(2), ratio: +(underlay / node).toFixed(2) },
+    ]);
+  }
   rmSync(dataDir, { recursive: true, force: true });
 } finally {
   await cleanup();
