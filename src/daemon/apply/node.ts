@@ -141,22 +141,31 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
   };
   const iptables = async (): Promise<void> => {
     if (!opts.iptables) return;
-    await runner('ipset', ['-exist', 'restore'], ipsetScript(plan));
+    await applyIptables(runner, plan);
     report.ipsets = plan.ipsets.length;
-    await Promise.all(
-      ([4, 6] as Family[]).map(async (fam) => {
-        const bin = fam === 6 ? 'ip6tables' : 'iptables';
-        await runner(`${bin}-restore`, ['-w', '--noflush'], plan.iptables[fam]);
-        const saved = await runner(`${bin}-save`, []);
-        for (const hook of plan.iptablesHooks[fam]) {
-          const [t, table, chain, ...rest] = hook;
-          if (!hookPresent(saved, table ?? '', chain ?? '', rest[rest.length - 1] ?? ''))
-            await runner(bin, ['-w', t ?? '-t', table ?? 'filter', '-A', chain ?? '', ...rest]);
-        }
-      }),
-    );
     report.iptables = true;
   };
   await Promise.all([tables(), iptables()]);
   return report;
+}
+
+/**
+ * Refreshes the ipsets (`ipset restore`: build, swap, destroy) and then the HYBRIDNET-* chains of both families side
+ * by side (`iptables-restore -w --noflush`, `-w` waits for the xtables lock of the legacy backend), adding the hook
+ * rules `iptables-save` does not show (SPEC §7.10). Throws {@link CommandError} of the first failing command.
+ */
+export async function applyIptables(runner: Runner, plan: NodePlan): Promise<void> {
+  await runner('ipset', ['-exist', 'restore'], ipsetScript(plan));
+  await Promise.all(
+    ([4, 6] as Family[]).map(async (fam) => {
+      const bin = fam === 6 ? 'ip6tables' : 'iptables';
+      await runner(`${bin}-restore`, ['-w', '--noflush'], plan.iptables[fam]);
+      const saved = await runner(`${bin}-save`, []);
+      for (const hook of plan.iptablesHooks[fam]) {
+        const [t, table, chain, ...rest] = hook;
+        if (!hookPresent(saved, table ?? '', chain ?? '', rest[rest.length - 1] ?? ''))
+          await runner(bin, ['-w', t ?? '-t', table ?? 'filter', '-A', chain ?? '', ...rest]);
+      }
+    }),
+  );
 }
