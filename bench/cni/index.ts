@@ -270,6 +270,8 @@ try {
       50,
     )}`,
   );
+  for (const l of readFileSync(path.join(n1.dir, 'daemon.log'), 'utf8').split('\n'))
+    if (l.includes('"pod answered the node late"')) console.log(`daemon: ${l}`);
   console.log(
     `plugin process floor (VERSION calls, p50): ours ${stats(versionMs.ours).p50} ms, bridge ${stats(versionMs.ref).p50} ms`,
   );

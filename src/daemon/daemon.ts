@@ -549,13 +549,21 @@ export class Daemon implements CniHandler {
       addresses.map(async (a) => {
         const hostHas = facts.links.some((l) => l.addresses.some((x) => x.global && x.family === a.family));
         if (!hostHas) return;
-        await this.runner('ping', [`-${a.family}`, '-c1', '-i0.2', '-w5', a.ip]).catch((err: unknown) => {
+        const t0 = performance.now();
+        const out = await this.runner('ping', [`-${a.family}`, '-c1', '-i0.2', '-w5', a.ip]).catch((err: unknown) => {
           throw new CniRequestError(
             500,
             100,
             `pod ${who}: ${a.ip} does not answer ping from the node within 5s: ${err instanceof Error ? err.message : String(err)}`,
           );
         });
+        const tookMs = Math.round(performance.now() - t0);
+        // a late first answer (lost echoes, neighbour resolution retried) is worth knowing about
+        if (tookMs > 500)
+          this.logger.warn(
+            { pod: who, ip: a.ip, tookMs, ping: out.trim().split('\n').slice(-2) },
+            'pod answered the node late',
+          );
       }),
     );
   }
