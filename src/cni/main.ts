@@ -204,4 +204,6 @@ export async function cniMain(env: Record<string, string | undefined> = process.
   }
 }
 
-process.exitCode = await cniMain();
+void cniMain().then((code) => {
+  process.exitCode = code;
+});

@@ -1,8 +1,13 @@
 /**
  * The node daemon (SPEC §7): informers on Networks, Subnets, NodeInfos and IPInstances; a level-triggered node
  * reconcile (read kernel → {@link planNode} → {@link applyNodePlan}) run on every change and every `resyncMs`;
- * this node's NodeInfo; and the CNI API (pod ADD / DEL / CHECK / GC) on the unix socket. Datapath work is serialised
- * by one lock, so a pod ADD and a reconcile never interleave.
+ * this node's NodeInfo; and the CNI API (pod ADD / DEL / CHECK / GC) on the unix socket.
+ *
+ * Locking: the node tables (routes of the local-direct table, rules, neighbours, FDB, links) are written under one
+ * datapath lock — by the reconcile, and by the short step of a pod ADD that puts the pod's host veth up and adds its
+ * local-direct routes and proxy neighbours (a reconcile that read the links before the veth existed must not see,
+ * and delete, a route of it). Everything else of ADD (veth pair, pod namespace, API calls, ping) runs concurrently,
+ * serialised per container ID and per pod (host veth name) with ADD, DEL and GC of the same container / pod.
  */
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
@@ -25,6 +30,7 @@ import {
 } from '../api/index.ts';
 import {
   Informer,
+  objectKey,
   KubeApiError,
   NamespacesPath,
   NodesPath,
@@ -34,52 +40,57 @@ import {
   type KubeClient,
 } from '../kube/index.ts';
 import { hostVethName } from '../net/index.ts';
-import { applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
+import { applyIptables, applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
 import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
 import { inInitialNetns, ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
 import { readLinks, readRules } from './apply/read.ts';
 import { checkOwnedTables, removeLegacyChains } from './apply/startup.ts';
 import { runVlanChecks } from './apply/vlan-checks.ts';
 import { CniRequestError, type DaemonConfig } from './config.ts';
+import { KeyedLock, Lock } from './lock.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { LinkMonitor } from './monitor.ts';
-import { familyOf, forwardInterface, planNode, plainIP, podMtu } from './plan/node.ts';
-import { planGratuitousArp, planPodAdd, planUnsolicitedNa } from './plan/pod.ts';
+import { setName } from './plan/iptables.ts';
+import { familyOf, forwardInterface, overlayOf, planNode, plainIP, podMtu } from './plan/node.ts';
+import { planGratuitousArp, planPodAdd, planPodProxyNeighbours, planUnsolicitedNa } from './plan/pod.ts';
 import { familyNeedsNamespace, podFamilyInput } from './plan/family.ts';
 import { planVlanChecks } from './plan/vlan-checks.ts';
 import type { ClusterState, LinkFacts, NodeFacts, NodePlan, PlanOptions } from './plan/types.ts';
 import { startCniServer, type CniHandler, type PodRequest } from './server.ts';
 import { AttachmentStore, pendingDeleteDir, type Attachment } from './state.ts';
 import { BgpController } from './bgp/controller.ts';
-import { isBgpMode } from './bgp/plan.ts';
+import { isBgpMode, type BgpPlan } from './bgp/plan.ts';
 
 const NODE_UID_INDEX = 'node-pod-uid';
 
-/** A simple FIFO mutex. */
-class Lock {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
+const containerKey = (containerID: string): string => `container/${containerID}`;
+const podKey = (hostVeth: string): string => `pod/${hostVeth}`;
 
-/** Picks the first existing interface of `prefer`, else the interface of the IPv4 then IPv6 default route. */
+/**
+ * Picks the first existing interface of `prefer`, else the interface of the IPv4 then IPv6 default route.
+ * `defaultDevs`, when given, is the result of {@link defaultRouteDevices} read once for several choices.
+ */
 export async function chooseInterface(
   runner: Runner,
   prefer: string[],
   links: LinkFacts[],
+  defaultDevs?: Promise<(string | undefined)[]>,
 ): Promise<string | undefined> {
   for (const p of prefer) if (links.some((l) => l.name === p)) return p;
-  for (const fam of ['-4', '-6']) {
-    const out = await runner('ip', [fam, '-json', 'route', 'show', 'default']).catch(() => '[]');
-    const rows = JSON.parse(out.trim() || '[]') as { dev?: string }[];
-    const dev = rows.find((r) => r.dev)?.dev;
-    if (dev) return dev;
-  }
-  return undefined;
+  const devs = await (defaultDevs ?? defaultRouteDevices(runner));
+  return devs.find((d) => d !== undefined);
+}
+
+/** The devices of the IPv4 and IPv6 default routes of the main table (`ip -json route show default`, both at once). */
+export function defaultRouteDevices(runner: Runner): Promise<(string | undefined)[]> {
+  return Promise.all(
+    ['-4', '-6'].map(async (fam) => {
+      const out = await runner('ip', [fam, '-json', 'route', 'show', 'default']).catch(() => '[]');
+      const rows = JSON.parse(out.trim() || '[]') as { dev?: string }[];
+      return rows.find((r) => r.dev)?.dev;
+    }),
+  );
 }
 
 /** The daemon of one node. */
@@ -92,10 +103,17 @@ export class Daemon implements CniHandler {
   readonly metrics = new DaemonMetrics();
   /** BGP speaker of the node (SPEC §7.7); idle while the node is in no BGP network. */
   readonly bgp: BgpController;
+  /** The datapath lock: node tables (see module doc). */
   private readonly lock = new Lock();
-  private readonly delByContainer = new Map<string, Promise<void>>();
-  /** ADDs in flight by container ID: a DEL of the same container waits for it (else the ADD wires after the DEL). */
-  private readonly addByContainer = new Map<string, Promise<unknown>>();
+  /** Serialises the iptables refresh and NodeInfo publishing of reconciles (after the datapath lock). */
+  private readonly afterTablesLock = new Lock();
+  /** Per container ID / pod locks of ADD, DEL and GC. */
+  private readonly podLocks = new KeyedLock();
+  /**
+   * Node facts of the last reconcile, used by ADD instead of reading the kernel again (links, chosen interfaces,
+   * rules). Dropped when a reconcile changed links or rules; ADD re-reads them when its forward interface is missing.
+   */
+  private cachedFacts: NodeFacts | undefined;
   private synced = false;
   private reconciled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -248,68 +266,95 @@ export class Daemon implements CniHandler {
     };
   }
 
-  /** Reads the node's facts (links, rules, chosen interfaces). */
+  /** Reads the node's facts (links, rules, chosen interfaces); the reads run concurrently. */
   async facts(): Promise<NodeFacts> {
-    const links = await readLinks(this.runner);
-    const vxlanParent = await chooseInterface(this.runner, this.config.preferVxlanInterfaces, links);
-    const vlanParent = await chooseInterface(this.runner, this.config.preferVlanInterfaces, links);
     this.ipv6Off ??= await ipv6Disabled();
-    const raDev = this.ipv6Off ? undefined : await raDefaultRouteDev(this.runner);
-    // only clusters with BGP networks pay for the BGP interface look-up (two `ip route` reads)
-    const bgpParent = this.networks.list().some(isBgpMode)
-      ? await chooseInterface(this.runner, this.config.preferBgpInterfaces, links)
-      : undefined;
+    const [links, currentRules, raDev] = await Promise.all([
+      readLinks(this.runner),
+      readRules(this.runner),
+      this.ipv6Off ? undefined : raDefaultRouteDev(this.runner),
+    ]);
+    let defaults: Promise<(string | undefined)[]> | undefined;
+    const lazyDefaults = (): Promise<(string | undefined)[]> => (defaults ??= defaultRouteDevices(this.runner));
+    const needDefaults = (prefer: string[]): boolean => !prefer.some((p) => links.some((l) => l.name === p));
+    // only clusters with BGP networks pay for the BGP interface look-up
+    const prefers = [this.config.preferVxlanInterfaces, this.config.preferVlanInterfaces];
+    if (this.networks.list().some(isBgpMode)) prefers.push(this.config.preferBgpInterfaces);
+    const [vxlanParent, vlanParent, bgpParent] = await Promise.all(
+      prefers.map((prefer) =>
+        chooseInterface(this.runner, prefer, links, needDefaults(prefer) ? lazyDefaults() : undefined),
+      ),
+    );
     return {
       nodeName: this.config.nodeName,
       links,
       ...(vxlanParent ? { vxlanParent } : {}),
       ...(vlanParent ? { vlanParent } : {}),
       ...(bgpParent ? { bgpParent } : {}),
-      currentRules: await readRules(this.runner),
+      currentRules,
       ...(this.nodeAddresses ? { nodeAddresses: this.nodeAddresses } : {}),
       ipv6Disabled: this.ipv6Off,
       ...(raDev ? { raDefaultRouteDev: raDev } : {}),
     };
   }
 
-  /** One full node reconcile under the datapath lock. */
-  reconcile(): Promise<ApplyReport> {
-    return this.lock.run(() => this.reconcileLocked());
+  /** Facts for a pod ADD: the last reconcile's, or freshly read (and kept) when there are none or `fresh`. */
+  private async addFacts(fresh = false): Promise<NodeFacts> {
+    if (!fresh && this.cachedFacts) return this.cachedFacts;
+    const f = await this.facts();
+    this.cachedFacts = f;
+    return f;
   }
 
-  private async reconcileLocked(opts: { iptables?: boolean } = {}): Promise<ApplyReport> {
+  /**
+   * One full node reconcile: links, sysctls, rules, routes, neighbours and FDB under the datapath lock; then, after
+   * releasing it (pod ADDs need not wait for them), the iptables / ipset refresh when due or changed and this node's
+   * NodeInfo, one reconcile at a time in lock order.
+   */
+  async reconcile(): Promise<ApplyReport> {
+    const t0 = performance.now();
+    const { plan, report, bgpPlan } = await this.lock.run(() => this.reconcileLocked());
+    await this.afterTablesLock.run(async () => {
+      await this.bgp.sync(bgpPlan); // SPEC §7.7: peers and local paths after the routes they need
+      const iptablesKey = JSON.stringify([plan.ipsets, plan.iptables]);
+      if (this.config.iptables && (this.iptablesDue || iptablesKey !== this.lastIptablesKey)) {
+        await applyIptables(this.runner, plan);
+        report.ipsets = plan.ipsets.length;
+        report.iptables = true;
+        this.lastIptablesKey = iptablesKey;
+        this.iptablesDue = false;
+      }
+      await this.publishNodeInfo(plan);
+    });
+    this.reconciled = true;
+    this.metrics.reconcileSeconds.observe((performance.now() - t0) / 1000);
+    return report;
+  }
+
+  /** The node tables part of a reconcile (caller holds the datapath lock); retried once on a kernel race. */
+  private async reconcileLocked(): Promise<{ plan: NodePlan; report: ApplyReport; bgpPlan: BgpPlan }> {
     try {
-      return await this.reconcileOnce(opts);
+      return await this.reconcileTables();
     } catch (err) {
       // the kernel changed under us (e.g. a veth deleted by a concurrent DEL): read again and retry once
       this.logger.debug({ err }, 'reconcile failed; retrying with fresh kernel state');
-      return this.reconcileOnce(opts);
+      return this.reconcileTables();
     }
   }
 
-  private async reconcileOnce(opts: { iptables?: boolean }): Promise<ApplyReport> {
-    const t0 = performance.now();
+  private async reconcileTables(): Promise<{ plan: NodePlan; report: ApplyReport; bgpPlan: BgpPlan }> {
     const facts = await this.facts();
     const bgpPlan = await this.bgp.plan(this.clusterState(), facts); // sets facts.bgpGateway (SPEC §7.4)
     const plan = planNode(this.clusterState(), facts, this.planOptions());
     for (const w of plan.warnings) this.logger.warn({ node: this.config.nodeName }, w);
-    const iptablesKey = JSON.stringify([plan.ipsets, plan.iptables]);
-    const iptables =
-      this.config.iptables && opts.iptables !== false && (this.iptablesDue || iptablesKey !== this.lastIptablesKey);
-    const report = await applyNodePlan(this.runner, plan, { iptables });
+    const report = await applyNodePlan(this.runner, plan, { iptables: false });
     if (report.tcError) this.logger.warn({ node: this.config.nodeName }, report.tcError);
-    if (iptables) {
-      this.lastIptablesKey = iptablesKey;
-      this.iptablesDue = false;
-    }
+    // the facts predate what this reconcile created (links, rules): ADD reads them again when it needs them
+    this.cachedFacts = report.links.length + report.rules.length > 0 ? undefined : facts;
     this.lastPlan = plan;
     this.lastReport = report;
-    await this.bgp.sync(bgpPlan); // SPEC §7.7: peers and local paths after the routes they need
     if (changeCount(report) > 0) this.logger.info({ changes: changeCount(report), report }, 'node datapath reconciled');
-    await this.publishNodeInfo(plan);
-    this.reconciled = true;
-    this.metrics.reconcileSeconds.observe((performance.now() - t0) / 1000);
-    return report;
+    return { plan, report, bgpPlan };
   }
 
   /** Reads this node's Node object: UID (NodeInfo owner) and `status.addresses` (node-local VXLAN IPs). */
@@ -394,17 +439,15 @@ export class Daemon implements CniHandler {
   /** Pod ADD (SPEC §7.3). */
   async add(req: PodRequest): Promise<unknown> {
     const end = this.metrics.timer('add');
-    const running = this.addInner(req);
-    this.addByContainer.set(req.containerID, running);
     try {
-      const out = await running;
+      // the container lock covers the whole ADD (also the wait for the IPInstances): a DEL of the same container
+      // waits for it instead of succeeding before the ADD wires the pod
+      const out = await this.podLocks.run([containerKey(req.containerID)], () => this.addInner(req));
       end('ok');
       return out;
     } catch (err) {
       end('error');
       throw err;
-    } finally {
-      if (this.addByContainer.get(req.containerID) === running) this.addByContainer.delete(req.containerID);
     }
   }
 
@@ -448,103 +491,19 @@ export class Daemon implements CniHandler {
     if (!network) throw new CniRequestError(500, 100, `pod ${who}: network ${networkName} not found`);
     const mac = [...macs][0] ?? '';
     const hostVeth = hostVethName(req.podNamespace, req.podName);
-
-    return this.lock.run(async () => {
-      const facts = await this.facts();
-      const fwd = forwardInterface(network, instances[0]?.spec.address.netID, this.clusterState(), facts);
-      if (!fwd || !facts.links.some((l) => l.name === fwd))
-        throw new CniRequestError(
-          500,
-          11,
-          `pod ${who}: forward interface ${fwd ?? '(none)'} of network ${networkName} does not exist yet, waiting for daemon to create it`,
-        );
-      const mtu = podMtu(network, facts);
-      // a previous sandbox of the same pod (or a retried ADD) owns the veth name: remove it first
-      if (facts.links.some((l) => l.name === hostVeth)) {
-        await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
-        for (const a of await this.store.list()) if (a.hostVeth === hostVeth) await this.store.remove(a.containerID);
-      }
-      const addresses = instances.map((i) => {
-        const [ip, len] = i.spec.address.ip.split('/');
-        return { family: familyOf(i.spec.address.version), ip: ip ?? '', prefixLength: Number(len) };
-      });
-      const plan = planPodAdd({
-        hostVeth,
-        ifName: req.ifName,
-        netns: req.netns,
-        mac,
-        mtu,
-        addresses,
-        localDirectTable: this.config.localDirectTable,
-      });
-      const vlanChecks = this.startVlanChecks(who, effectiveNetworkMode(network), fwd, instances);
-      try {
-        await ipBatch(this.runner, plan.createVeth);
-        await writeSysctls(plan.hostSysctls);
-        await ipBatch(this.runner, plan.hostBatch);
-        await podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch);
-        await this.wirePodIntoNode(instances, facts);
-        await this.bgpPodReady(network, instances, facts);
-        this.trigger();
-        const refused = await vlanChecks;
-        if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
-      } catch (err) {
-        await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
-        await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
-          () => undefined,
-        );
-        if (err instanceof CniRequestError) throw err;
-        throw new CniRequestError(
-          500,
-          100,
-          `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-      phases.datapathMs = ms();
-      for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
-        // arping exits 1 when nobody answers, which is the normal outcome of an announcement
-        await this.runner('arping', args).catch((err: unknown) =>
-          this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
-        );
-      }
-      for (const args of planUnsolicitedNa(effectiveNetworkMode(network), fwd, addresses))
-        await this.runner('na6', args).catch((err: unknown) =>
-          this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
-        );
-      const attachment: Attachment = {
-        containerID: req.containerID,
-        ifName: req.ifName,
-        netns: req.netns,
-        hostVeth,
-        podNamespace: req.podNamespace,
-        podName: req.podName,
-        podUID: pod.metadata?.uid ?? '',
-        networkName: req.networkName,
-        ips: instances.map((i) => i.spec.address.ip),
-        createdAt: new Date().toISOString(),
-      };
-      await this.store.put(attachment);
-      if (this.config.checkPodConnectivityFromHost) await this.checkFromHost(who, addresses, facts);
-      phases.checkedMs = ms();
-      await this.afterAdd(req, pod, instances);
-      this.logger.info(
-        { pod: who, containerID: req.containerID, network: networkName, ...phases, totalMs: ms() },
-        'pod added',
-      );
-      return {
-        address: instances.map((i) => ({
-          ip: i.spec.address.ip,
-          mac: i.spec.address.mac,
-          gateway: i.spec.address.gateway ?? '',
-          protocol: i.spec.address.version,
-        })),
-        host_interface: hostVeth,
-        host_mac: HOST_VETH_MAC,
-        container_interface: req.ifName,
-        mtu,
-        error: '',
-      };
-    });
+    // SPEC §7.3 step 3 (before the datapath): runs while the datapath is set up, awaited before the reply
+    const calico = this.patchCalicoPodIPs(req, instances); // never rejects
+    const [result] = await Promise.all([
+      this.podLocks.run([podKey(hostVeth)], () =>
+        this.addDatapath(req, pod, instances, network, mac, hostVeth, phases, ms),
+      ),
+      calico,
+    ]);
+    this.logger.info(
+      { pod: who, containerID: req.containerID, network: networkName, ...phases, totalMs: ms() },
+      'pod added',
+    );
+    return result;
   }
 
   /** The pod's Namespace when its family comes from there (SPEC §4.4); unreadable ⇒ undefined (logged). */
@@ -574,92 +533,267 @@ export class Daemon implements CniHandler {
     return runVlanChecks(this.runner, checks, (msg, err) => this.logger.warn({ pod: who, err }, msg));
   }
 
+  /** ADD steps 5–11 under the pod's container / pod locks: veth pair, pod namespace, node wiring, checks, status. */
+  private async addDatapath(
+    req: PodRequest,
+    pod: V1Pod,
+    instances: IPInstance[],
+    network: Network,
+    mac: string,
+    hostVeth: string,
+    phases: Record<string, number>,
+    ms: () => number,
+  ): Promise<unknown> {
+    const who = `${req.podNamespace}/${req.podName}`;
+    const networkName = network.metadata?.name ?? '';
+    const netID = instances[0]?.spec.address.netID;
+    // the IPInstances may have been released while this ADD waited for its locks: never wire a released address
+    for (const ins of instances) {
+      const now = this.ipInstances.get(objectKey(ins));
+      if (!now || now.metadata?.deletionTimestamp || now.metadata?.uid !== ins.metadata?.uid)
+        throw new CniRequestError(
+          400,
+          11,
+          `pod ${who}: IPInstance ${ins.metadata?.namespace}/${ins.metadata?.name} (${ins.spec.address.ip}) was released while the ADD waited; the runtime retries the sandbox`,
+        );
+    }
+    let facts = await this.addFacts();
+    let fwd = forwardInterface(network, netID, this.clusterState(), facts);
+    if (!fwd || !facts.links.some((l) => l.name === fwd)) {
+      // the cached facts may predate the forward interface: read the kernel again before giving up
+      facts = await this.addFacts(true);
+      fwd = forwardInterface(network, netID, this.clusterState(), facts);
+    }
+    if (!fwd || !facts.links.some((l) => l.name === fwd))
+      throw new CniRequestError(
+        500,
+        11,
+        `pod ${who}: forward interface ${fwd ?? '(none)'} of network ${networkName} does not exist yet, waiting for daemon to create it`,
+      );
+    const mtu = podMtu(network, facts);
+    // a previous sandbox of the same pod (or a retried ADD) owns the veth name: remove it first
+    if (existsSync(`/sys/class/net/${hostVeth}`) || facts.links.some((l) => l.name === hostVeth)) {
+      await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
+      for (const a of await this.store.list()) if (a.hostVeth === hostVeth) await this.store.remove(a.containerID);
+    }
+    const addresses = instances.map((i) => {
+      const [ip, len] = i.spec.address.ip.split('/');
+      return { family: familyOf(i.spec.address.version), ip: ip ?? '', prefixLength: Number(len) };
+    });
+    const plan = planPodAdd({
+      hostVeth,
+      ifName: req.ifName,
+      netns: req.netns,
+      mac,
+      mtu,
+      addresses,
+      localDirectTable: this.config.localDirectTable,
+    });
+    phases.preparedMs = ms();
+    const attachment: Attachment = {
+      containerID: req.containerID,
+      ifName: req.ifName,
+      netns: req.netns,
+      hostVeth,
+      podNamespace: req.podNamespace,
+      podName: req.podName,
+      podUID: pod.metadata?.uid ?? '',
+      networkName: req.networkName,
+      ips: instances.map((i) => i.spec.address.ip),
+      createdAt: new Date().toISOString(),
+    };
+    // recorded before anything is created: a daemon killed from here on leaves a record that DEL and the start-up GC
+    // find, never an unrecorded veth
+    await this.store.put(attachment);
+    const vlanChecks = this.startVlanChecks(who, effectiveNetworkMode(network), fwd, instances);
+    try {
+      await this.wirePodIntoNode(instances, network, facts, fwd, [...plan.createVeth, ...plan.hostBatch]);
+      // before the pod end goes up (host end carrier): IPv6 DAD of the host end is off, proxy ARP answers
+      await writeSysctls(plan.hostSysctls);
+      await Promise.all([
+        podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch),
+        this.addLocalPodIPs(instances),
+      ]);
+      await this.wireSubnets(instances, facts);
+      await this.bgpPodReady(network, instances, facts);
+      const refused = await vlanChecks;
+      if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
+    } catch (err) {
+      await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
+      await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
+        () => undefined,
+      );
+      await this.store.remove(req.containerID);
+      if (err instanceof CniRequestError) throw err;
+      throw new CniRequestError(
+        500,
+        100,
+        `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    phases.datapathMs = ms();
+    for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
+      // arping exits 1 when nobody answers, which is the normal outcome of an announcement
+      await this.runner('arping', args).catch((err: unknown) =>
+        this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
+      );
+    }
+    for (const args of planUnsolicitedNa(effectiveNetworkMode(network), fwd, addresses))
+      await this.runner('na6', args).catch((err: unknown) =>
+        this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
+      );
+    // the status patch goes side by side with the ping: on a failed ping ADD fails and the runtime's retry (a new
+    // sandbox) writes the status again
+    const status = this.updateIPInstanceStatus(req, pod, instances); // never rejects
+    await Promise.resolve(
+      this.config.checkPodConnectivityFromHost ? this.checkFromHost(who, addresses, facts) : undefined,
+    ).finally(() => {
+      phases.checkedMs = ms();
+    });
+    await status;
+    phases.statusMs = ms();
+    return {
+      address: instances.map((i) => ({
+        ip: i.spec.address.ip,
+        mac: i.spec.address.mac,
+        gateway: i.spec.address.gateway ?? '',
+        protocol: i.spec.address.version,
+      })),
+      host_interface: hostVeth,
+      host_mac: HOST_VETH_MAC,
+      container_interface: req.ifName,
+      mtu,
+      error: '',
+    };
+  }
+
+  /**
+   * SPEC §7.3 step 10: one privileged ping per family with a global node address, done at the first reply, 5 s
+   * deadline (`ping -c1 -i0.2 -w5`: one process instead of one per echo; echoes 200 ms apart instead of 1 s, so that
+   * one lost first echo costs 0.2 s, not 1 s).
+   */
   private async checkFromHost(
     who: string,
     addresses: { family: 4 | 6; ip: string }[],
     facts: NodeFacts,
   ): Promise<void> {
-    for (const a of addresses) {
-      const hostHas = facts.links.some((l) => l.addresses.some((x) => x.global && x.family === a.family));
-      if (!hostHas) continue;
-      let ok = false;
-      for (let i = 0; i < 5 && !ok; i++) {
-        ok = await this.runner('ping', [`-${a.family}`, '-c1', '-W1', a.ip]).then(
-          () => true,
-          () => false,
-        );
-      }
-      if (!ok) throw new CniRequestError(500, 100, `pod ${who}: ${a.ip} does not answer ping from the node`);
-    }
+    await Promise.all(
+      addresses.map(async (a) => {
+        const hostHas = facts.links.some((l) => l.addresses.some((x) => x.global && x.family === a.family));
+        if (!hostHas) return;
+        const t0 = performance.now();
+        const out = await this.runner('ping', [`-${a.family}`, '-c1', '-i0.2', '-w5', a.ip]).catch((err: unknown) => {
+          throw new CniRequestError(
+            500,
+            100,
+            `pod ${who}: ${a.ip} does not answer ping from the node within 5s: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        });
+        const tookMs = Math.round(performance.now() - t0);
+        // a late first answer (lost echoes, neighbour resolution retried) is worth knowing about
+        if (tookMs > 500)
+          this.logger.warn(
+            { pod: who, ip: a.ip, tookMs, ping: out.trim().split('\n').slice(-2) },
+            'pod answered the node late',
+          );
+      }),
+    );
   }
 
-  private async afterAdd(req: PodRequest, pod: V1Pod, instances: IPInstance[]): Promise<void> {
-    if (this.config.patchCalicoPodIPsAnnotation) {
-      const ips = instances.map((i) => plainIP(i.spec.address.ip)).join(',');
-      await this.client
-        .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), {
-          metadata: { annotations: { [ANNOTATION_CALICO_POD_IPS]: ips } },
-        })
-        .catch((err: unknown) => this.logger.warn({ err, pod: req.podName }, 'podIPs annotation patch failed'));
-    }
+  /** SPEC §7.3 step 3: the `cni.projectcalico.org/podIPs` annotation (a failure is logged, ADD goes on). */
+  private async patchCalicoPodIPs(req: PodRequest, instances: IPInstance[]): Promise<void> {
+    if (!this.config.patchCalicoPodIPsAnnotation) return;
+    const ips = instances.map((i) => plainIP(i.spec.address.ip)).join(',');
+    await this.client
+      .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), {
+        metadata: { annotations: { [ANNOTATION_CALICO_POD_IPS]: ips } },
+      })
+      .catch((err: unknown) => this.logger.warn({ err, pod: req.podName }, 'podIPs annotation patch failed'));
+  }
+
+  /** SPEC §7.3 step 11: the status of each IPInstance, concurrently, retried on conflict; awaited before the reply. */
+  private async updateIPInstanceStatus(req: PodRequest, pod: V1Pod, instances: IPInstance[]): Promise<void> {
     if (!this.config.updateIPInstanceStatus) return;
-    for (const ins of instances) {
-      const path = resourcePath(IPInstanceResource, ins.metadata?.namespace, ins.metadata?.name);
-      await retryOnConflict(() =>
-        this.client.mergePatch(`${path}/status`, {
-          status: {
-            sandboxID: req.containerID,
-            nodeName: this.config.nodeName,
-            podNamespace: req.podNamespace,
-            podName: pod.metadata?.name ?? req.podName,
-            updateTimestamp: new Date().toISOString(),
-          },
-        }),
-      ).catch((err: unknown) =>
-        this.logger.warn({ err, ipInstance: ins.metadata?.name }, 'IPInstance status patch failed'),
-      );
+    await Promise.all(
+      instances.map(async (ins) => {
+        const path = resourcePath(IPInstanceResource, ins.metadata?.namespace, ins.metadata?.name);
+        await retryOnConflict(() =>
+          this.client.mergePatch(`${path}/status`, {
+            status: {
+              sandboxID: req.containerID,
+              nodeName: this.config.nodeName,
+              podNamespace: req.podNamespace,
+              podName: pod.metadata?.name ?? req.podName,
+              updateTimestamp: new Date().toISOString(),
+            },
+          }),
+        ).catch((err: unknown) =>
+          this.logger.warn({ err, ipInstance: ins.metadata?.name }, 'IPInstance status patch failed'),
+        );
+      }),
+    );
+  }
+
+  /** The pod's addresses in HYBR-LOCAL-POD-IP (the underlay loop guard would drop its inbound traffic otherwise). */
+  private async addLocalPodIPs(instances: IPInstance[]): Promise<void> {
+    if (!this.config.iptables) return;
+    const byFamily = new Map<4 | 6, string[]>();
+    for (const i of instances) {
+      const fam = familyOf(i.spec.address.version);
+      byFamily.set(fam, [...(byFamily.get(fam) ?? []), plainIP(i.spec.address.ip)]);
     }
+    const script = [...byFamily]
+      .flatMap(([fam, ips]) => {
+        const name = setName(IPSet.LocalPodIP, fam);
+        return [
+          `create ${name} hash:ip family ${fam === 6 ? 'inet6' : 'inet'}`,
+          ...ips.map((ip) => `add ${name} ${ip}`),
+        ];
+      })
+      .join('\n');
+    await this.runner('ipset', ['-exist', 'restore'], script + '\n');
   }
 
   /**
-   * The node-side state a new pod needs before ADD returns (SPEC §7.3 step 8 readiness): its proxy neighbours on the
-   * forward / VXLAN devices, its from-subnet rule and table, its address in HYBR-LOCAL-POD-IP (the underlay loop guard
-   * would drop its inbound traffic otherwise). Targeted when the subnet is already wired; a full kernel reconcile
-   * (without the iptables refresh, which follows asynchronously) when it is not.
+   * The node-side state a new pod needs before ADD returns (SPEC §7.3 steps 6–8), in one `ip -batch` under the
+   * datapath lock: `hostLines` (veth pair, host end up, its local-direct routes) and the pod's proxy neighbours on the
+   * forward / VXLAN devices. Under the lock a reconcile sees the host veth either not at all or up with its routes, so
+   * it neither deletes the pod's routes nor fails adding them to a down device.
    */
-  private async wirePodIntoNode(instances: IPInstance[], before: NodeFacts): Promise<void> {
-    const links = await readLinks(this.runner);
-    const facts: NodeFacts = { ...before, links };
-    const plan = planNode(this.clusterState(), facts, this.planOptions());
-    const ips = new Set(instances.map((i) => plainIP(i.spec.address.ip)));
+  private async wirePodIntoNode(
+    instances: IPInstance[],
+    network: Network,
+    facts: NodeFacts,
+    fwd: string,
+    hostLines: string[],
+  ): Promise<void> {
+    const addresses = instances.map((i) => ({
+      family: familyOf(i.spec.address.version),
+      ip: plainIP(i.spec.address.ip),
+      prefixLength: 0,
+    }));
+    const vxlan = overlayOf(this.clusterState(), facts)?.vxlan;
+    const devs: string[] = [];
+    if (vxlan && facts.links.some((l) => l.name === vxlan)) devs.push(vxlan);
+    if (effectiveNetworkMode(network) === 'VLAN' || fwd === vxlan) devs.push(fwd);
+    const proxies = planPodProxyNeighbours(addresses, devs);
+    await this.lock.run(async () => {
+      await writeSysctls(proxies.sysctls);
+      await ipBatch(this.runner, [...hostLines, ...proxies.lines]);
+    });
+  }
+
+  /**
+   * When the pod's subnet is not wired yet on this node (no from-subnet rule in the facts: the first pod of a subnet
+   * the last reconcile did not know), a full kernel reconcile under the datapath lock, without the iptables refresh,
+   * which follows asynchronously.
+   */
+  private async wireSubnets(instances: IPInstance[], facts: NodeFacts): Promise<void> {
     const subnetCidrs = new Set(
       instances.map((i) => this.subnets.get(i.spec.subnet)?.spec.range.cidr).filter((x): x is string => !!x),
     );
-    const haveRule = [...subnetCidrs].every((cidr) => before.currentRules.some((r) => r.from === cidr));
-    const haveRoutes = plan.routes.filter((r) => r.table === this.config.localDirectTable && ips.has(r.dst));
-    if (!haveRule || haveRoutes.length !== ips.size) {
-      await this.reconcileLocked({ iptables: false });
-    } else {
-      const lines = plan.neighbours
-        .filter((n) => n.proxy && ips.has(n.ip))
-        .map((n) => `neigh replace proxy ${n.ip} dev ${n.dev}`);
-      await writeSysctls(
-        Object.fromEntries(
-          Object.entries(plan.sysctls).filter(([k]) => k.includes('/proxy_ndp') || k.includes('/proxy_delay')),
-        ),
-      );
-      await ipBatch(this.runner, lines);
-    }
-    if (this.config.iptables) {
-      const sets = plan.ipsets.filter((x) => x.name.endsWith(IPSet.LocalPodIP));
-      const script = sets
-        .flatMap((set) => [
-          `create ${set.name} ${set.type} family ${set.family === 6 ? 'inet6' : 'inet'}`,
-          ...set.members.filter((m) => ips.has(m)).map((m) => `add ${set.name} ${m}`),
-        ])
-        .join('\n');
-      await this.runner('ipset', ['-exist', 'restore'], script + '\n');
-    }
+    if ([...subnetCidrs].every((cidr) => facts.currentRules.some((r) => r.from === cidr))) return;
+    await this.reconcile();
   }
 
   /** `--neigh-gc-thresh*`, or none outside the initial netns (the thresholds are machine-wide), logged once. */
@@ -674,7 +808,8 @@ export class Daemon implements CniHandler {
 
   /** BGP readiness of a new pod (SPEC §7.3 step 8): its paths announced now, rule/table/peers checked. */
   private async bgpPodReady(network: Network, instances: IPInstance[], before: NodeFacts): Promise<void> {
-    const facts: NodeFacts = { ...before, links: await readLinks(this.runner) };
+    if (!isBgpMode(network)) return;
+    const [links, rules] = await Promise.all([readLinks(this.runner), readRules(this.runner)]);
     const cidrs = instances
       .map((i) => this.subnets.get(i.spec.subnet)?.spec.range.cidr)
       .filter((x): x is string => !!x);
@@ -683,8 +818,8 @@ export class Daemon implements CniHandler {
       instances,
       cidrs,
       this.clusterState(),
-      facts,
-      await readRules(this.runner),
+      { ...before, links },
+      rules,
       async (table, fam) =>
         (
           JSON.parse(
@@ -724,24 +859,30 @@ export class Daemon implements CniHandler {
   /** Pod DEL: idempotent, scoped by container ID; nothing known ⇒ success (D7). */
   async del(req: PodRequest): Promise<void> {
     const end = this.metrics.timer('del');
-    // Not under the datapath lock (concurrent DELs would queue behind every ADD and reconcile): serialised per
-    // container only. A reconcile that races a veth deletion fails once and is retried by reconcileLocked.
-    const prev = this.delByContainer.get(req.containerID) ?? Promise.resolve();
-    const mine = prev.then(async () => {
-      await this.addByContainer.get(req.containerID)?.catch(() => undefined);
+    // Not under the datapath lock (DELs would queue behind every reconcile): serialised with ADD / DEL / GC of the
+    // same container, then of the same pod. A reconcile that races a veth deletion fails once and is retried by
+    // reconcileLocked.
+    await this.podLocks.run([containerKey(req.containerID)], async () => {
       const a = await this.store.get(req.containerID);
-      if (a) await this.removeAttachment(a);
-      if (a) await this.bgp.withdraw(a.ips); // SPEC §7.7: the pod's host route goes with it, not at the next resync
+      if (a)
+        await this.podLocks.run([podKey(a.hostVeth)], async () => {
+          // an ADD of another sandbox of the pod may have taken the veth name (and dropped this record) meanwhile
+          const still = await this.store.get(req.containerID);
+          if (still) await this.removeAttachment(still);
+          // SPEC §7.7: the pod's host route goes with it, not at the next resync
+          if (still) await this.bgp.withdraw(still.ips);
+        });
       await this.store.clearPendingDelete(req.containerID);
     });
-    this.delByContainer.set(req.containerID, mine);
-    try {
-      await mine;
-    } finally {
-      if (this.delByContainer.get(req.containerID) === mine) this.delByContainer.delete(req.containerID);
-    }
     // nothing to reconcile: the pod's routes went with its veth; proxy entries follow the IPInstance (manager)
     end('ok');
+  }
+
+  /** Removes `a` under its container / pod locks, if it is still recorded (GC paths). */
+  private async removeAttachmentLocked(a: Attachment): Promise<void> {
+    await this.podLocks.run([containerKey(a.containerID), podKey(a.hostVeth)], async () => {
+      if (await this.store.get(a.containerID)) await this.removeAttachment(a);
+    });
   }
 
   /** Pod CHECK: the attachment exists, the container interface has its addresses and default routes (D7). */
@@ -788,34 +929,31 @@ export class Daemon implements CniHandler {
 
   /** CNI GC: removes attachments of `networkName` not in `valid` (D7). */
   async gc(networkName: string, valid: { containerID: string; ifname: string }[]): Promise<void> {
+    if (!networkName) throw new CniRequestError(400, 7, 'GC needs the network name of the configuration (name)');
     const keep = new Set(valid.map((v) => `${v.containerID}|${v.ifname}`));
-    await this.lock.run(async () => {
-      for (const a of await this.store.list())
-        if ((a.networkName === networkName || networkName === '') && !keep.has(`${a.containerID}|${a.ifName}`)) {
-          this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: removing attachment');
-          await this.removeAttachment(a);
-        }
-    });
+    for (const a of await this.store.list())
+      if (a.networkName === networkName && !keep.has(`${a.containerID}|${a.ifName}`)) {
+        this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: removing attachment');
+        await this.removeAttachmentLocked(a);
+      }
     this.trigger();
   }
 
   /** After a restart: DELs queued while down, and attachments whose netns is gone. */
   private async startupGC(): Promise<void> {
-    await this.lock.run(async () => {
-      for (const id of await this.store.pendingDeletes()) {
-        const a = await this.store.get(id);
-        if (a) {
-          this.logger.info({ containerID: id, pod: a.podName }, 'handling DEL queued while the daemon was down');
-          await this.removeAttachment(a);
-        }
-        await this.store.clearPendingDelete(id);
+    for (const id of await this.store.pendingDeletes()) {
+      const a = await this.store.get(id);
+      if (a) {
+        this.logger.info({ containerID: id, pod: a.podName }, 'handling DEL queued while the daemon was down');
+        await this.removeAttachmentLocked(a);
       }
-      for (const a of await this.store.list())
-        if (!a.netns || !existsSync(a.netns)) {
-          this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: netns gone, removing attachment');
-          await this.removeAttachment(a);
-        }
-    });
+      await this.store.clearPendingDelete(id);
+    }
+    for (const a of await this.store.list())
+      if (!a.netns || !existsSync(a.netns)) {
+        this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: netns gone, removing attachment');
+        await this.removeAttachmentLocked(a);
+      }
     this.trigger();
   }
 }

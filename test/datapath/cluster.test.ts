@@ -323,6 +323,44 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
     expect(await ping(pod('ovl-a').ns, ipOf(p, 4))).toBe(true);
   });
 
+  it('concurrent ADDs (while reconciles run) each wire their pod once; an ADD racing a DEL of its container leaves a whole pod or none', async () => {
+    const n = node('node2');
+    const names = Array.from({ length: 6 }, (_, i) => `conc${i}`);
+    const added = await Promise.all(names.map((name) => addPod(n, name, 'Overlay', 'IPv4')));
+    const table = await inNs(n.ns, 'ip', '-4', 'route', 'show', 'table', '39999');
+    for (const p of added) {
+      expect(await ping(pod('ovl-a').ns, ipOf(p, 4)), `ovl-a → ${p.name}`).toBe(true);
+      const lines = table.split('\n').filter((l) => l.startsWith(`${ipOf(p, 4)} `));
+      expect(lines, `table 39999 route of ${p.name}`).toHaveLength(1);
+      expect(lines[0]).toContain(` dev ${hostVethName('default', p.name)} `);
+    }
+    await Promise.all(added.map((p) => h.cni('DEL', cniEnv(p), h.netconf(n))));
+
+    const obj = await createPod(c, 'default', 'race', {
+      nodeName: n.name,
+      annotations: { [ANNOTATION_NETWORK_TYPE]: 'Overlay', [ANNOTATION_IP_FAMILY]: 'IPv4' },
+    });
+    const ns = await h.netns(`${h.prefix}p-race`);
+    const race = { name: 'race', netns: `/var/run/netns/${ns}`, containerID: 'ctr-race', uid: obj.metadata?.uid ?? '' };
+    const [add, del] = await Promise.all([
+      h.cni('ADD', cniEnv(race), h.netconf(n)),
+      new Promise((r) => setTimeout(r, 30)).then(() => h.cni('DEL', cniEnv(race), h.netconf(n))),
+    ]);
+    expect(del.code, del.stdout).toBe(0);
+    const veth = await sh('ip', ['-n', n.ns, 'link', 'show', hostVethName('default', 'race')]);
+    // ADD then DEL: nothing left (CHECK: no attachment); DEL then ADD: a whole pod (veth + attachment)
+    if (veth.code === 0) {
+      expect(add.code, add.stdout).toBe(0);
+      const check = await h.cni('CHECK', cniEnv(race), { ...h.netconf(n), prevResult: add.json });
+      expect(check.code, check.stdout).toBe(0);
+    } else if (add.code === 0) {
+      const check = await h.cni('CHECK', cniEnv(race), { ...h.netconf(n), prevResult: add.json });
+      expect((check.json as { code: number }).code, check.stdout).toBe(3);
+    }
+    expect((await h.cni('DEL', cniEnv(race), h.netconf(n))).code).toBe(0);
+    expect((await sh('ip', ['-n', n.ns, 'link', 'show', hostVethName('default', 'race')])).code).not.toBe(0);
+  });
+
   it('uses any CNI_IFNAME and reports both interfaces with the real gateway (D3, D4)', async () => {
     const obj = await createPod(c, 'default', 'ifname', {
       nodeName: 'node3',

@@ -65,7 +65,8 @@ export async function writeSysctls(values: Record<string, string>): Promise<stri
 
 /**
  * The pod side of an ADD in one process: `nsenter --net=<netns> sh -c '<sysctl writes> && ip -batch -'` with the
- * batch on stdin (sysctls first: IPv6 DAD must be off before the interface goes up).
+ * batch on stdin (sysctls first: IPv6 DAD must be off before the interface goes up); `nsenter --net=<netns> ip -batch -`
+ * when there are no sysctls.
  */
 export async function podNamespaceSetup(
   runner: Runner,
@@ -74,6 +75,7 @@ export async function podNamespaceSetup(
   batch: string[],
 ): Promise<void> {
   const writes = Object.entries(sysctls).map(([p, v]) => `printf %s '${v}' > '${p}'`);
-  const script = [...writes, 'exec ip -batch -'].join(' && ');
-  await runner('nsenter', [`--net=${netns}`, '--', 'sh', '-c', script], batch.join('\n') + '\n');
+  // without sysctls (IPv4-only pods) no shell: nsenter runs ip directly
+  const cmd = writes.length === 0 ? ['ip', '-batch', '-'] : ['sh', '-c', [...writes, 'exec ip -batch -'].join(' && ')];
+  await runner('nsenter', [`--net=${netns}`, '--', ...cmd], batch.join('\n') + '\n');
 }

@@ -46,8 +46,10 @@ export function changeCount(r: ApplyReport): number {
 async function batchByFamily(runner: Runner, lines: string[]): Promise<void> {
   const v4 = lines.filter((l) => !l.startsWith('-6 '));
   const v6 = lines.filter((l) => l.startsWith('-6 ')).map((l) => l.slice(3));
-  await ipBatch(runner, v4);
-  if (v6.length > 0) await runner('ip', ['-6', '-batch', '-'], v6.join('\n') + '\n');
+  await Promise.all([
+    ipBatch(runner, v4),
+    v6.length > 0 ? runner('ip', ['-6', '-batch', '-'], v6.join('\n') + '\n') : undefined,
+  ]);
 }
 
 /** `ip -batch` lines creating / replacing the links of the plan (VXLAN recreated when its parameters differ). */
@@ -115,7 +117,12 @@ export function ownedRule(plan: NodePlan): (r: RuleSpec) => boolean {
   return (r) => tables.has(r.table) || (r.from !== 'all' && r.table >= 10000 && r.table < 40000 && r.mask === 0x4040);
 }
 
-/** Applies `plan` to the namespace of the process. */
+/**
+ * Applies `plan` to the namespace of the process. Links first (everything else may name them), then the sysctls; then,
+ * concurrently: all kernel reads (rules, routes, neighbours, FDB: one process each) followed by one `ip -batch` per
+ * family (rules, then routes, then neighbours) and one `bridge -batch`; and the ipset refresh followed by the v4 and
+ * v6 iptables refreshes (side by side; `-w` waits for the xtables lock of the legacy backend).
+ */
 export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { iptables: boolean }): Promise<ApplyReport> {
   const report: ApplyReport = {
     links: [],
@@ -153,31 +160,50 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
   }
   report.sysctls = await writeSysctls(plan.sysctls);
 
-  report.rules = diffRules(plan.rules, await readRules(runner), ownedRule(plan));
-  await batchByFamily(runner, report.rules);
-  report.routes = diffRoutes(plan.routes, await readRoutes(runner), plan.ownedTables);
-  await batchByFamily(runner, report.routes);
-  report.neighbours = diffNeighbours(plan.neighbours, await readNeighbours(runner), plan.ownedNeighDevs);
-  await ipBatch(runner, report.neighbours);
   const vxlans = plan.links.filter((l) => l.kind === 'vxlan').map((l) => l.name);
-  const fdbActual = (await Promise.all(vxlans.map((d) => readFdb(runner, d)))).flat();
-  report.fdb = diffFdb(plan.fdb, fdbActual, vxlans, plan.fdbPrune);
-  if (report.fdb.length > 0) await runner('bridge', ['-batch', '-'], report.fdb.join('\n') + '\n');
-
-  if (opts.iptables) {
-    await runner('ipset', ['-exist', 'restore'], ipsetScript(plan));
+  const tables = async (): Promise<void> => {
+    const [rules, routes, neighbours, fdb] = await Promise.all([
+      readRules(runner),
+      readRoutes(runner),
+      readNeighbours(runner),
+      Promise.all(vxlans.map((d) => readFdb(runner, d))).then((x) => x.flat()),
+    ]);
+    report.rules = diffRules(plan.rules, rules, ownedRule(plan));
+    report.routes = diffRoutes(plan.routes, routes, plan.ownedTables);
+    report.neighbours = diffNeighbours(plan.neighbours, neighbours, plan.ownedNeighDevs);
+    report.fdb = diffFdb(plan.fdb, fdb, vxlans, plan.fdbPrune);
+    await Promise.all([
+      batchByFamily(runner, [...report.rules, ...report.routes, ...report.neighbours]),
+      report.fdb.length > 0 ? runner('bridge', ['-batch', '-'], report.fdb.join('\n') + '\n') : undefined,
+    ]);
+  };
+  const iptables = async (): Promise<void> => {
+    if (!opts.iptables) return;
+    await applyIptables(runner, plan);
     report.ipsets = plan.ipsets.length;
-    for (const fam of [4, 6] as Family[]) {
+    report.iptables = true;
+  };
+  await Promise.all([tables(), iptables()]);
+  return report;
+}
+
+/**
+ * Refreshes the ipsets (`ipset restore`: build, swap, destroy) and then the HYBRIDNET-* chains of both families side
+ * by side (`iptables-restore -w --noflush`, `-w` waits for the xtables lock of the legacy backend), adding the hook
+ * rules `iptables-save` does not show (SPEC §7.10). Throws {@link CommandError} of the first failing command.
+ */
+export async function applyIptables(runner: Runner, plan: NodePlan): Promise<void> {
+  await runner('ipset', ['-exist', 'restore'], ipsetScript(plan));
+  await Promise.all(
+    ([4, 6] as Family[]).map(async (fam) => {
       const bin = fam === 6 ? 'ip6tables' : 'iptables';
-      await runner(`${bin}-restore`, ['--noflush'], plan.iptables[fam]);
+      await runner(`${bin}-restore`, ['-w', '--noflush'], plan.iptables[fam]);
       const saved = await runner(`${bin}-save`, []);
       for (const hook of plan.iptablesHooks[fam]) {
         const [t, table, chain, ...rest] = hook;
         if (!hookPresent(saved, table ?? '', chain ?? '', rest[rest.length - 1] ?? ''))
-          await runner(bin, [t ?? '-t', table ?? 'filter', '-A', chain ?? '', ...rest]);
+          await runner(bin, ['-w', t ?? '-t', table ?? 'filter', '-A', chain ?? '', ...rest]);
       }
-    }
-    report.iptables = true;
-  }
-  return report;
+    }),
+  );
 }

@@ -16,7 +16,7 @@ import {
   VXLAN_OVERHEAD,
   vxlanDeviceName,
 } from '../constants.ts';
-import { excludeBlocks } from './blocks.ts';
+import { excludeBlocks as rangeExcludeBlocks } from './blocks.ts';
 import { fdbPruneAllowed, floodMacTc, nodeLocalAddresses, planHostSysctls } from './host.ts';
 import { planIptables } from './iptables.ts';
 import type {
@@ -129,6 +129,13 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
   const networks = new Map(cluster.networks.map((n) => [n.metadata?.name ?? '', n]));
   const overlay = overlayOf(cluster, facts);
   const families: Family[] = [4, 6];
+  // exclude blocks of one subnet are needed once per VXLAN subnet table: compute each once (500 nodes × 100 subnets)
+  const blocksOf = new Map<Subnet['spec']['range'], string[]>();
+  const excludeBlocks = (range: Subnet['spec']['range']): string[] => {
+    let b = blocksOf.get(range);
+    if (!b) blocksOf.set(range, (b = rangeExcludeBlocks(range)));
+    return b;
+  };
 
   // ---- sysctls of the node namespace (SPEC §7.1, §7.12)
   const sys = plan.sysctls;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planGratuitousArp, planUnsolicitedNa } from './pod.ts';
+import { planGratuitousArp, planPodProxyNeighbours, planUnsolicitedNa } from './pod.ts';
 
 describe('planGratuitousArp (SPEC §7.3 step 8)', () => {
   const addresses = [
@@ -23,5 +23,33 @@ describe('planGratuitousArp (SPEC §7.3 step 8)', () => {
       ['-i', 'eth0.100', '-d', 'ff02::1', '-t', 'fd00:100::12', '-o', '-e'],
     ]);
     expect(planUnsolicitedNa('VXLAN', 'eth0', addresses)).toEqual([]);
+  });
+});
+
+describe('planPodProxyNeighbours (SPEC §7.3 step 8)', () => {
+  it('gives one proxy entry per address and device, with the proxy sysctls of each device', () => {
+    const p = planPodProxyNeighbours(
+      [
+        { family: 4, ip: '10.210.0.5', prefixLength: 16 },
+        { family: 6, ip: 'fd00:210::5', prefixLength: 64 },
+      ],
+      ['eth0.vxlan4', 'eth0.vxlan4'],
+    );
+    expect(p.lines).toEqual([
+      'neigh replace proxy 10.210.0.5 dev eth0.vxlan4',
+      'neigh replace proxy fd00:210::5 dev eth0.vxlan4',
+    ]);
+    expect(p.sysctls).toEqual({
+      '/proc/sys/net/ipv4/neigh/eth0.vxlan4/proxy_delay': '0',
+      '/proc/sys/net/ipv6/conf/eth0.vxlan4/proxy_ndp': '1',
+      '/proc/sys/net/ipv6/neigh/eth0.vxlan4/proxy_delay': '0',
+    });
+  });
+
+  it('gives nothing without devices', () => {
+    expect(planPodProxyNeighbours([{ family: 4, ip: '10.0.0.1', prefixLength: 24 }], [])).toEqual({
+      lines: [],
+      sysctls: {},
+    });
   });
 });

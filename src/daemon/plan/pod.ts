@@ -129,3 +129,30 @@ export function planUnsolicitedNa(mode: string, forwardInterface: string, addres
     .filter((a) => a.family === 6)
     .map((a) => ['-i', forwardInterface, '-d', 'ff02::1', '-t', a.ip, '-o', '-e']);
 }
+
+/**
+ * The node-side proxy neighbours of one pod (SPEC §7.3 step 8 readiness, §7.6): a proxy entry per pod address on each
+ * of `devs` (the VXLAN device of an overlay node and/or the forward interface of a VLAN pod), with the sysctls proxy
+ * ARP / NDP need on those devices (`proxy_delay` 0, IPv6 `proxy_ndp` 1). The same entries the node plan derives from
+ * the pod's IPInstances, so that ADD does not have to plan the whole node to wire one pod. Pure.
+ *
+ * @param addresses the pod's addresses (plain IPs).
+ * @param devs node devices answering for the pod (duplicates ignored).
+ * @returns `ip -batch` lines (`neigh replace proxy <ip> dev <dev>`) and `/proc/sys` writes.
+ */
+export function planPodProxyNeighbours(
+  addresses: PodAddress[],
+  devs: string[],
+): { lines: string[]; sysctls: Record<string, string> } {
+  const lines: string[] = [];
+  const sysctls: Record<string, string> = {};
+  for (const dev of new Set(devs))
+    for (const a of addresses) {
+      lines.push(`neigh replace proxy ${a.ip} dev ${dev}`);
+      if (a.family === 6) {
+        sysctls[`/proc/sys/net/ipv6/conf/${dev}/proxy_ndp`] = '1';
+        sysctls[`/proc/sys/net/ipv6/neigh/${dev}/proxy_delay`] = '0';
+      } else sysctls[`/proc/sys/net/ipv4/neigh/${dev}/proxy_delay`] = '0';
+    }
+  return { lines, sysctls };
+}
