@@ -7,12 +7,13 @@
  */
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { NodeInfoResource, type IPInstance, type Network, type NodeBGPPeerStatus } from '../../api/index.ts';
-import { EventRecorder, KubeApiError, NodesPath, resourcePath, type KubeClient } from '../../kube/index.ts';
+import { type IPInstance, type Network, type NodeBGPPeerStatus } from '../../api/index.ts';
+import { EventRecorder, NodesPath, resourcePath, type KubeClient } from '../../kube/index.ts';
 import type { Runner } from '../apply/exec.ts';
 import type { ClusterState, Family, NodeFacts, RuleSpec } from '../plan/types.ts';
 import { bgpNetworksOf, isBgpMode, planBgp, type BgpPathSpec, type BgpPlan, type DefaultRoute } from './plan.ts';
 import { BgpSpeaker, SESSION_STATES, type PeerStatus } from './speaker.ts';
+import { patchNodeInfoStatus } from '../nodeinfo.ts';
 
 /** Status of one peer as published (NodeInfo `status.bgpPeers[]`). */
 export type BgpPeerReport = NodeBGPPeerStatus;
@@ -176,19 +177,17 @@ export class BgpController {
 
   /**
    * Writes the peer states to `NodeInfo.status.bgpPeers` when they changed (merge patch of the status subresource).
-   * A node without NodeInfo (no overlay network: nobody created it) keeps them in metrics and logs only.
+   * A node without NodeInfo (no overlay network) gets one, empty and owned by its Node.
    */
   private async publish(): Promise<void> {
     const { client, nodeName } = this.opts;
     if (!client || !nodeName) return;
     const key = JSON.stringify(this.reports);
     if (key === this.publishedKey) return;
-    const path = `${resourcePath(NodeInfoResource, undefined, nodeName)}/status`;
     try {
-      await client.mergePatch(path, { status: { bgpPeers: this.reports } });
+      await patchNodeInfoStatus(client, nodeName, { bgpPeers: this.reports });
       this.publishedKey = key;
     } catch (err) {
-      if (err instanceof KubeApiError && err.code === 404) return;
       this.opts.logger.warn({ err, nodeInfo: nodeName }, 'NodeInfo status.bgpPeers patch failed; retried next sync');
     }
   }
