@@ -11,7 +11,8 @@ import { startHttp } from '../daemon/metrics.ts';
 import { KubeClient } from '../kube/index.ts';
 import { formatCIDR, parseCIDR } from '../net/index.ts';
 
-interface DaemonFlags {
+/** Parsed options of `hybridnet daemon` (commander camel-cases the flag names; all values are strings). */
+export interface DaemonFlags {
   kubeconfig?: string;
   nodeName?: string;
   bindSocket: string;
