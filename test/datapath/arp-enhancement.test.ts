@@ -54,14 +54,14 @@ interface AddedPod {
   env: Record<string, string>;
 }
 
-/** Creates a Pod of the ARP subnet on `n`, waits for its IPInstance and runs CNI ADD (must succeed). */
-async function addPod(n: TestNode, name: string): Promise<AddedPod> {
+/** Creates a Pod of subnet `sub` on `n`, waits for its IPInstance and runs CNI ADD (must succeed). */
+async function addPod(n: TestNode, name: string, sub = ARP_SUBNET): Promise<AddedPod> {
   const obj = await createPod(c, 'default', name, {
     nodeName: n.name,
     annotations: {
       [ANNOTATION_NETWORK_TYPE]: 'Underlay',
       [ANNOTATION_IP_FAMILY]: 'IPv4Only',
-      [ANNOTATION_SPECIFIED_SUBNET]: ARP_SUBNET,
+      [ANNOTATION_SPECIFIED_SUBNET]: sub,
     },
   });
   const ip = await eventually(`IPInstance of ${name}`, async () => {
@@ -156,6 +156,15 @@ beforeAll(async () => {
       gateway: '10.230.0.1',
       start: '10.230.0.10',
       end: '10.230.0.50',
+    }),
+  );
+  // the nodes' own subnet: the enhancement is skipped there (eth0 has a normal address in it)
+  await c.create(
+    paths.subnet(),
+    subnet('node-v4', 'underlay', '4', '192.168.56.0/24', {
+      gateway: '192.168.56.1',
+      start: '192.168.56.100',
+      end: '192.168.56.120',
     }),
   );
   manager = spawnManager(
@@ -278,4 +287,16 @@ describe('VLAN ARP enhancement (root + netns (real))', () => {
     // the node's own address survived every sync
     expect(await eth0v4(n1)).toEqual([expect.objectContaining({ local: n1.ip4, prefixlen: 24, scope: 'global' })]);
   }, 180_000);
+
+  it('skipped in a subnet where eth0 has a normal address (the node subnet): eth0 keeps exactly its own address', async () => {
+    const n2 = node('node2');
+    const p = await addPod(n2, 'arp-node-subnet', 'node-v4');
+    expect(p.ip).toMatch(/^192\.168\.56\.1\d\d$/);
+    expect(await ping(h.sw, p.ip)).toBe(true);
+    // a full reconcile has run since the IPInstance appeared (the ADD waited for the proxy entry it plans)
+    const daemonLog = (await sh('cat', [path.join(n2.dir, 'daemon.log')])).stdout;
+    expect(daemonLog).not.toContain(`addr replace ${p.ip}/24`);
+    expect(await eth0v4(n2)).toEqual([expect.objectContaining({ local: n2.ip4, prefixlen: 24, scope: 'global' })]);
+    expect(await localRoutes(n2)).toContain(n2.ip4);
+  }, 60_000);
 });
