@@ -11,7 +11,8 @@ import { startHttp } from '../daemon/metrics.ts';
 import { KubeClient } from '../kube/index.ts';
 import { formatCIDR, parseCIDR } from '../net/index.ts';
 
-interface DaemonFlags {
+/** Parsed options of `hybridnet daemon` (commander camel-cases the flag names; all values are strings). */
+export interface DaemonFlags {
   kubeconfig?: string;
   nodeName?: string;
   bindSocket: string;
@@ -42,6 +43,8 @@ interface DaemonFlags {
   vlanCheckTimeout: string;
   vlanDuplicateProbeTimeout: string;
   linkMonitor: string;
+  /** `--enable-vlan-arp-enhancement`; optional so that callers building flags by hand get the default (true). */
+  enableVlanArpEnhancement?: string;
 }
 
 const list = (s: string): string[] =>
@@ -57,6 +60,13 @@ export function durationMs(text: string): number {
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
   return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!;
+}
+
+/** Parses a boolean flag value (`true` / `false`, as Go's flag package prints them); throws naming the flag. */
+function boolFlag(flag: string, text: string): boolean {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  throw new Error(`${flag}=${JSON.stringify(text)}: expected true or false`);
 }
 
 function nonNegative(flag: string, text: string): number {
@@ -99,6 +109,7 @@ export function daemonConfigFromFlags(f: DaemonFlags, env: NodeJS.ProcessEnv = p
   c.vlanCheckTimeoutMs = durationMs(f.vlanCheckTimeout);
   c.vlanDuplicateProbeMs = durationMs(f.vlanDuplicateProbeTimeout);
   c.linkMonitor = f.linkMonitor === 'true';
+  c.vlanArpEnhancement = boolFlag('--enable-vlan-arp-enhancement', f.enableVlanArpEnhancement ?? 'true');
   return c;
 }
 
@@ -140,6 +151,11 @@ export function registerDaemonCommand(program: Command): void {
       '200ms',
     )
     .option('--link-monitor <bool>', 'reconcile on ip monitor link/address events', 'true')
+    .option(
+      '--enable-vlan-arp-enhancement <bool>',
+      'keep one local pod IP (noprefixroute, scope link) per IPv4 VLAN subnet on its VLAN interface (SPEC §7.6)',
+      'true',
+    )
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (flags: DaemonFlags) => {
       const logger = pino({ level: flags.logLevel, base: { component: 'daemon' } });

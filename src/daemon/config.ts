@@ -55,6 +55,12 @@ export interface DaemonConfig {
   vlanDuplicateProbeMs: number;
   /** Reconcile on `ip monitor link address` events of non-container interfaces (SPEC §7.1). */
   linkMonitor: boolean;
+  /**
+   * `--enable-vlan-arp-enhancement` (SPEC §7.6, default true): one local pod IP per IPv4 VLAN subnet on its VLAN
+   * forward interface (`noprefixroute`, scope link, no local route), so the node's ARP into the VLAN carries a sender
+   * of the pod subnet. False: such addresses are neither added nor removed.
+   */
+  vlanArpEnhancement: boolean;
 }
 
 /** Defaults of SPEC §7.1 (node name from `KUBE_NODE_NAME`). */
@@ -87,6 +93,7 @@ export function defaultDaemonConfig(env: NodeJS.ProcessEnv = process.env): Daemo
     vlanCheckTimeoutMs: 3000,
     vlanDuplicateProbeMs: 200,
     linkMonitor: true,
+    vlanArpEnhancement: true,
   };
 }
 

@@ -841,6 +841,7 @@ export class Daemon implements CniHandler {
       ipv6RouteMaxSize: this.config.ipv6RouteMaxSize,
       ipv6RouteGcThresh: this.config.ipv6RouteGcThresh,
       extraNodeLocalVxlanIPCidrs: this.config.extraNodeLocalVxlanIPCidrs,
+      vlanArpEnhancement: this.config.vlanArpEnhancement,
     };
   }
 

@@ -194,6 +194,7 @@ describe('helm chart (helm v3.22 real)', () => {
         '--prefer-bgp-interfaces=eth2',
         '--bgp-grpc-server-addr=127.0.0.1:50051',
         '--check-pod-connectivity-from-host=false',
+        '--enable-vlan-arp-enhancement=true',
       ]),
     );
     const pod = webhooksOf(find(objs, 'MutatingWebhookConfiguration', 'hybridnet-mutating-webhook'))[0]!;
@@ -305,8 +306,19 @@ describe('helm chart (helm v3.22 real)', () => {
     }
   });
 
+  it('passes daemon.enableVlanARPEnhancement=false to the daemon (SPEC §7.6)', async () => {
+    const objs = await render({ values: { daemon: { enableVlanARPEnhancement: false } } });
+    const daemon = podSpec(find(objs, 'DaemonSet', 'hybridnet-daemon')).containers[0]!;
+    expect(daemon.args).toContain('--enable-vlan-arp-enhancement=false');
+    expect(daemon.args).not.toContain('--enable-vlan-arp-enhancement=true');
+  });
+
   it.each([
     [{ daemon: { enableFelixPolicy: true } }, 'daemon.enableFelixPolicy=true'],
+    [
+      { daemon: { enableVlanARPEnhancement: 'sometimes' } },
+      'daemon.enableVlanARPEnhancement="sometimes": must be true or false',
+    ],
     [{ typha: { replicas: 3, serverPort: 5473 } }, 'typha: Calico Typha is not supported'],
     [{ multiCluster: true }, 'multiCluster=true'],
     [{ vmIPRetain: true }, 'vmIPRetain=true'],

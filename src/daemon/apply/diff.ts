@@ -4,6 +4,7 @@
  * lines (idempotence). Only objects the daemon owns are ever deleted: routes in its tables, rules pointing at them,
  * permanent/proxy neighbours and `dst` FDB entries on its devices.
  */
+import { cidrContains, parseCIDR, tryParseIP } from '../../net/index.ts';
 import type { FdbSpec, Family, NeighSpec, RouteSpec, RuleSpec } from '../plan/types.ts';
 
 /** A route as read from the kernel. */
@@ -210,4 +211,76 @@ export function diffAddresses(
     if (owned.has(d.dev) && !have.has(`${d.dev}|${d.cidr}`))
       lines.push(`addr replace ${d.cidr} dev ${d.dev} noprefixroute`);
   return lines;
+}
+
+/** An IPv4 address of a link with the flags the VLAN "ARP enhancement" looks at, as read from the kernel. */
+export interface ActualFlaggedAddress {
+  dev: string;
+  family: Family;
+  ip: string;
+  prefixLength: number;
+  /** iproute2 scope name (`global`, `link`, `host`). */
+  scope?: string;
+  noprefixroute?: boolean;
+  secondary?: boolean;
+}
+
+/**
+ * True when `a` looks like an address the VLAN "ARP enhancement" added (SPEC §7.6): IPv4, `noprefixroute`, not
+ * `secondary`, scope link, and without a `local` route in table local (`localRoutes` holds `dev|ip` keys).
+ */
+export function isEnhancedAddress(a: ActualFlaggedAddress, localRoutes: Set<string>): boolean {
+  return (
+    a.family === 4 && !!a.noprefixroute && !a.secondary && a.scope === 'link' && !localRoutes.has(`${a.dev}|${a.ip}`)
+  );
+}
+
+/**
+ * `ip -batch` lines of the VLAN "ARP enhancement" (SPEC §7.6): delete stale enhanced addresses (see
+ * {@link isEnhancedAddress}) lying inside one of `plan.subnets` that are not wanted — never an address of `plan.keep`
+ * nor any other address; then add each wanted address missing on an existing link (`addr replace … noprefixroute
+ * scope link`) and delete the kernel's `local` route of each wanted address that has one (else the node would take
+ * the pod's traffic for itself). Deletions come first: the new address of a subnet becomes its primary, not a
+ * secondary that the deletion of the old primary would take with it.
+ *
+ * @param actual every IPv4 address of the namespace's links (other families are ignored).
+ * @param localRoutes the `local` routes of table local (`readLocalRoutes`).
+ * @param devs names of the links that exist now (wanted addresses on other links wait for the link).
+ * @throws InvalidCIDRError when `plan.subnets` holds an invalid CIDR (the planner passes only parsed ones).
+ */
+export function diffArpEnhancement(
+  plan: { addresses: { dev: string; ip: string; prefixLength: number }[]; subnets: string[]; keep: string[] },
+  actual: ActualFlaggedAddress[],
+  localRoutes: { dev: string; ip: string }[],
+  devs: string[],
+): string[] {
+  const local = new Set(localRoutes.map((r) => `${r.dev}|${r.ip}`));
+  const exists = new Set(devs);
+  const want = new Map(plan.addresses.map((a) => [`${a.dev}|${a.ip}/${a.prefixLength}`, a]));
+  const keep = new Set(plan.keep);
+  const subnets = plan.subnets.map((c) => parseCIDR(c)).filter((c) => c.family === 4);
+  const inSubnet = (ip: string): boolean => {
+    const p = tryParseIP(ip);
+    return !!p && subnets.some((s) => cidrContains(s, p));
+  };
+  const dels: string[] = [];
+  const adds: string[] = [];
+  const have = new Set<string>();
+  for (const a of actual) {
+    if (a.family !== 4) continue;
+    const k = `${a.dev}|${a.ip}/${a.prefixLength}`;
+    if (want.has(k)) {
+      have.add(k);
+      if (local.has(`${a.dev}|${a.ip}`)) adds.push(`route del local ${a.ip} dev ${a.dev} table local`);
+    } else if (isEnhancedAddress(a, local) && !keep.has(a.ip) && inSubnet(a.ip))
+      dels.push(`addr del ${a.ip}/${a.prefixLength} dev ${a.dev}`);
+  }
+  for (const [k, d] of want) {
+    if (have.has(k) || !exists.has(d.dev)) continue;
+    adds.push(
+      `addr replace ${d.ip}/${d.prefixLength} dev ${d.dev} noprefixroute scope link`,
+      `route del local ${d.ip} dev ${d.dev} table local`,
+    );
+  }
+  return [...dels, ...adds];
 }

@@ -6,9 +6,17 @@
  */
 import { VXLAN_NAME_INFIX } from '../constants.ts';
 import type { Family, NodePlan, RuleSpec } from '../plan/types.ts';
-import { diffAddresses, diffFdb, diffNeighbours, diffRoutes, diffRules } from './diff.ts';
+import { diffAddresses, diffArpEnhancement, diffFdb, diffNeighbours, diffRoutes, diffRules } from './diff.ts';
 import { ipBatch, writeSysctls, type Runner } from './exec.ts';
-import { readFdb, readLinks, readNeighbours, readRoutes, readRules, type LinkDetails } from './read.ts';
+import {
+  readFdb,
+  readLinks,
+  readLocalRoutes,
+  readNeighbours,
+  readRoutes,
+  readRules,
+  type LinkDetails,
+} from './read.ts';
 
 /** What one application changed (counts of lines / writes). */
 export interface ApplyReport {
@@ -88,6 +96,25 @@ export function linkLines(plan: NodePlan, links: LinkDetails[]): string[] {
   return lines;
 }
 
+/**
+ * The `ip -batch` lines of the VLAN "ARP enhancement" (SPEC §7.6) for the links as read now; table local is read only
+ * when there is something to look at (a wanted address, or an IPv4 `noprefixroute` scope-link address on some link).
+ * None when the plan has no {@link NodePlan.arpEnhancement} (flag off: nothing is touched).
+ */
+export async function arpEnhancementLines(runner: Runner, plan: NodePlan, links: LinkDetails[]): Promise<string[]> {
+  const arp = plan.arpEnhancement;
+  if (!arp) return [];
+  const actual = links.flatMap((l) => l.addresses.filter((a) => a.family === 4).map((a) => ({ dev: l.name, ...a })));
+  if (arp.addresses.length === 0 && !actual.some((a) => a.noprefixroute && a.scope === 'link')) return [];
+  const local = await readLocalRoutes(runner);
+  return diffArpEnhancement(
+    arp,
+    actual,
+    local,
+    links.map((l) => l.name),
+  );
+}
+
 /** The `ipset restore` script refreshing every set of the plan (SPEC §7.10). */
 export function ipsetScript(plan: NodePlan): string {
   const lines: string[] = [];
@@ -146,6 +173,9 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
   );
   report.addresses = diffAddresses(plan.addresses, actualAddrs, vxlanDevs);
   await ipBatch(runner, report.addresses);
+  const arpLines = await arpEnhancementLines(runner, plan, links);
+  await ipBatch(runner, arpLines);
+  report.addresses.push(...arpLines);
   for (const t of plan.tc) {
     if (tcUnsupported.has(t.dev)) continue;
     const shown = await runner('tc', ['filter', 'show', 'dev', t.dev]).catch(() => '');

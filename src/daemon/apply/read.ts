@@ -11,7 +11,14 @@ interface IpAddrJson {
   mtu: number;
   address?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
-  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+  addr_info?: {
+    family: string;
+    local: string;
+    prefixlen: number;
+    scope: string;
+    noprefixroute?: boolean;
+    secondary?: boolean;
+  }[];
 }
 
 /** A link with its kind details (for VXLAN comparison). */
@@ -41,6 +48,9 @@ export async function readLinks(runner: Runner): Promise<LinkDetails[]> {
         ip: a.local,
         prefixLength: a.prefixlen,
         global: a.scope === 'global',
+        scope: a.scope,
+        ...(a.noprefixroute ? { noprefixroute: true } : {}),
+        ...(a.secondary ? { secondary: true } : {}),
       })),
   }));
 }
@@ -74,6 +84,17 @@ export async function readRoutes(runner: Runner): Promise<ActualRoute[]> {
     }
   }
   return out;
+}
+
+/**
+ * The IPv4 `local` routes of table local (`ip -4 route show table local type local`) as `dev` + plain `ip`: the kernel
+ * adds one for every IPv4 address; the VLAN "ARP enhancement" deletes those of its addresses (SPEC §7.6).
+ */
+export async function readLocalRoutes(runner: Runner): Promise<{ dev: string; ip: string }[]> {
+  const rows = parseJson<{ dst: string; dev?: string }>(
+    await runner('ip', ['-4', '-json', 'route', 'show', 'table', 'local', 'type', 'local']),
+  );
+  return rows.filter((r) => r.dev).map((r) => ({ dev: r.dev ?? '', ip: r.dst }));
 }
 
 /** Rules of both families (numbered tables only). */

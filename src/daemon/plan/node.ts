@@ -16,6 +16,7 @@ import {
   VXLAN_OVERHEAD,
   vxlanDeviceName,
 } from '../constants.ts';
+import { planArpEnhancement } from './arp.ts';
 import { excludeBlocks as rangeExcludeBlocks } from './blocks.ts';
 import { fdbPruneAllowed, floodMacTc, nodeLocalAddresses, planHostSysctls } from './host.ts';
 import { planIptables } from './iptables.ts';
@@ -299,7 +300,10 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
           vlanId: Number(effectiveSubnetNetID(s, network)),
         });
       const parsed = parseCIDR(cidr);
-      const own = link(facts, dev)?.addresses.find((a) => a.family === fam && cidrContains(parsed, parseIP(a.ip)));
+      // a `noprefixroute` address (e.g. the ARP enhancement's pod address, SPEC §7.6) does not make a local subnet
+      const own = link(facts, dev)?.addresses.find(
+        (a) => a.family === fam && !a.noprefixroute && cidrContains(parsed, parseIP(a.ip)),
+      );
       routes.push({
         family: fam,
         table: 0,
@@ -375,6 +379,23 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
       sys[`/proc/sys/net/ipv6/conf/${p.dev}/proxy_ndp`] = '1';
       sys[`/proc/sys/net/ipv6/neigh/${p.dev}/proxy_delay`] = '0';
     } else sys[`/proc/sys/net/ipv4/neigh/${p.dev}/proxy_delay`] = '0';
+  }
+
+  // ---- VLAN "ARP enhancement" (SPEC §7.6)
+  if (opts.vlanArpEnhancement) {
+    const arp = planArpEnhancement({
+      localInstances,
+      networks,
+      subnets: cluster.subnets,
+      links: facts.links,
+      vlanParent: facts.vlanParent,
+      nodeNetworks: new Set(
+        cluster.networks.filter((n) => (n.status?.nodeList ?? []).includes(node)).map((n) => n.metadata?.name ?? ''),
+      ),
+      nodeAddresses: facts.nodeAddresses ?? [],
+    });
+    plan.arpEnhancement = arp.plan;
+    plan.warnings.push(...arp.warnings);
   }
 
   // ---- iptables / ipsets (SPEC §7.10)

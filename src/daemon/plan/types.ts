@@ -16,6 +16,12 @@ export interface LinkAddress {
   prefixLength: number;
   /** `scope global` (true) vs link/host. */
   global: boolean;
+  /** iproute2 scope name (`global`, `link`, `host`, …); absent = unknown (then only {@link global} is known). */
+  scope?: string;
+  /** Flag `noprefixroute` (no connected route in main; SPEC §7.4 "local subnet" ignores such addresses). */
+  noprefixroute?: boolean;
+  /** Flag `secondary` (another address of the same prefix is primary on the link). */
+  secondary?: boolean;
 }
 
 /** A link of the node namespace. */
@@ -74,6 +80,8 @@ export interface PlanOptions {
   ipv6RouteGcThresh?: number;
   /** `--extra-node-local-vxlan-ip-cidrs` (SPEC §7.8 step 2). */
   extraNodeLocalVxlanIPCidrs?: string[];
+  /** `--enable-vlan-arp-enhancement` (SPEC §7.6, default true); absent = false (no {@link NodePlan.arpEnhancement}). */
+  vlanArpEnhancement?: boolean;
 }
 
 /** A VXLAN device (SPEC §7.8). */
@@ -147,11 +155,38 @@ export interface IPSetSpec {
   members: string[];
 }
 
+/** One VLAN "ARP enhancement" address (SPEC §7.6): `ip/prefixLength` on `dev`, `noprefixroute`, scope link. */
+export interface EnhancedAddressSpec {
+  dev: string;
+  /** Plain IPv4 address of a local pod. */
+  ip: string;
+  /** Prefix length of the pod's subnet. */
+  prefixLength: number;
+  /** The pod's subnet CIDR (canonical). */
+  subnet: string;
+}
+
+/**
+ * The VLAN "ARP enhancement" part of a node plan (SPEC §7.6): the wanted addresses (one per VLAN forward interface and
+ * IPv4 VLAN subnet: the lowest local pod IP) and what the applier may remove — only addresses that look like ones it
+ * added (`noprefixroute`, not `secondary`, scope link, no `local` route in table local) inside one of `subnets`, never
+ * one of `keep`.
+ */
+export interface ArpEnhancementPlan {
+  addresses: EnhancedAddressSpec[];
+  /** IPv4 CIDRs of every VLAN subnet of the cluster (stale enhanced addresses are looked for only inside them). */
+  subnets: string[];
+  /** Addresses never removed: the Node's `status.addresses` (the node's own). */
+  keep: string[];
+}
+
 /** The desired state of the node namespace. */
 export interface NodePlan {
   links: LinkSpec[];
   /** Addresses the daemon owns on its devices (VXLAN local IPs, `noprefixroute`). */
   addresses: { dev: string; cidr: string; family: Family }[];
+  /** VLAN "ARP enhancement" (SPEC §7.6); absent when `--enable-vlan-arp-enhancement=false` (nothing is touched). */
+  arpEnhancement?: ArpEnhancementPlan;
   routes: RouteSpec[];
   rules: RuleSpec[];
   neighbours: NeighSpec[];
