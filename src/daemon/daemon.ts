@@ -203,7 +203,10 @@ export class Daemon implements CniHandler {
     const monitor = this.startLinkMonitor();
     const periodic = setInterval(() => {
       this.iptablesDue = true;
-      void this.refreshNode().finally(() => this.trigger());
+      void this.processPendingDeletes()
+        .catch((err: unknown) => this.logger.warn({ err }, 'queued DELs: will retry at the next resync'))
+        .then(() => this.refreshNode())
+        .finally(() => this.trigger());
     }, this.config.resyncMs);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(periodic);
@@ -940,16 +943,24 @@ export class Daemon implements CniHandler {
     this.trigger();
   }
 
-  /** After a restart: DELs queued while down, and attachments whose netns is gone. */
-  private async startupGC(): Promise<void> {
+  /**
+   * DELs the plugin queued because it could not finish talking to the daemon (down, restarting, or the connection cut
+   * mid-answer): done at start-up and on every resync, so a queued DEL never waits for the next restart.
+   */
+  private async processPendingDeletes(): Promise<void> {
     for (const id of await this.store.pendingDeletes()) {
       const a = await this.store.get(id);
       if (a) {
-        this.logger.info({ containerID: id, pod: a.podName }, 'handling DEL queued while the daemon was down');
+        this.logger.info({ containerID: id, pod: a.podName }, 'handling a DEL the CNI plugin queued');
         await this.removeAttachmentLocked(a);
       }
       await this.store.clearPendingDelete(id);
     }
+  }
+
+  /** After a restart: DELs queued while down, and attachments whose netns is gone. */
+  private async startupGC(): Promise<void> {
+    await this.processPendingDeletes();
     for (const a of await this.store.list())
       if (!a.netns || !existsSync(a.netns)) {
         this.logger.info({ containerID: a.containerID, pod: a.podName }, 'gc: netns gone, removing attachment');

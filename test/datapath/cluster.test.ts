@@ -539,6 +539,26 @@ describe('daemon restart (root + netns (real))', () => {
     expect(after.split('\n').length).toBeLessThanOrEqual(before.split('\n').length);
   });
 
+  it('a DEL the plugin queued while the daemon runs (connection cut mid-answer) is done at the next resync', async () => {
+    const n1 = node('node1');
+    const p = await addPod(n1, 'queued', 'Overlay', 'IPv4');
+    const record = path.join(n1.dir, 'state', 'containers', `${p.containerID}.json`);
+    expect(existsSync(record)).toBe(true);
+    // what the plugin writes when its DEL request fails in transport (src/cni/main.ts queueDelete)
+    mkdirSync(path.join(n1.dir, 'hybridnet-pending-del'), { recursive: true });
+    writeFileSync(
+      path.join(n1.dir, 'hybridnet-pending-del', p.containerID),
+      JSON.stringify({ container_id: p.containerID }),
+    );
+    await eventually(
+      'the queued DEL was done by the running daemon',
+      () => Promise.resolve(!existsSync(record)),
+      20_000,
+    );
+    expect(existsSync(path.join(n1.dir, 'hybridnet-pending-del', p.containerID))).toBe(false);
+    expect(await ping(pod('ovl-a').ns, ipOf(p, 4))).toBe(false);
+  });
+
   it('an ADD whose pod never gets an IPInstance times out (D5) with an error naming the pod', async () => {
     const n1 = node('node1');
     const obj = await createPod(c, 'default', 'orphan', {
