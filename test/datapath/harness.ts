@@ -357,7 +357,7 @@ export async function sourceSeenBy(toNs: string, ip: string, fromNs: string, por
       toNs,
       process.execPath,
       '-e',
-      `const s=require('net').createServer(c=>{process.stdout.write(c.remoteAddress+'\\n');c.end();s.close()});s.listen(${port},${JSON.stringify(ip)},()=>process.stdout.write('L\\n'));setTimeout(()=>process.exit(3),8000).unref()`,
+      `const s=require('net').createServer(c=>{process.stdout.write(c.remoteAddress+'\\n');c.end();s.close()});s.listen(${port},${JSON.stringify(ip)},()=>process.stdout.write('L\\n'));setTimeout(()=>process.exit(3),15000).unref()`,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -366,7 +366,11 @@ export async function sourceSeenBy(toNs: string, ip: string, fromNs: string, por
   const exited = new Promise<void>((r) => server.once('exit', () => r()));
   const t0 = Date.now();
   while (!out.includes('L\n') && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
-  await sh('ip', ['netns', 'exec', fromNs, 'nc', '-w2', '-N', ip, String(port)], { input: 'x', timeoutMs: 5000 });
+  // a SYN lost while the path settles (neighbour resolution, a route just announced) costs nc its whole -w: retry
+  for (let i = 0; i < 3 && server.exitCode === null && !/\n.+\n/.test(out); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 300));
+    await sh('ip', ['netns', 'exec', fromNs, 'nc', '-w2', '-N', ip, String(port)], { input: 'x', timeoutMs: 5000 });
+  }
   await exited;
   return out
     .replace('L\n', '')
