@@ -51,6 +51,7 @@ import { KeyedLock, Lock } from './lock.ts';
 import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { LinkMonitor } from './monitor.ts';
+import { newNodeInfo } from './nodeinfo.ts';
 import { setName } from './plan/iptables.ts';
 import { familyOf, forwardInterface, overlayOf, planNode, plainIP, podMtu } from './plan/node.ts';
 import { planGratuitousArp, planPodAdd, planPodProxyNeighbours, planUnsolicitedNa } from './plan/pod.ts';
@@ -396,17 +397,7 @@ export class Daemon implements CniHandler {
         this.nodeUID = node.metadata?.uid ?? '';
       }
       try {
-        await this.client.create(resourcePath(NodeInfoResource), {
-          apiVersion: NodeInfoResource.apiVersion,
-          kind: NodeInfoResource.kind,
-          metadata: {
-            name,
-            ownerReferences: [
-              { apiVersion: 'v1', kind: 'Node', name, uid: this.nodeUID, controller: true, blockOwnerDeletion: false },
-            ],
-          },
-          spec: { vtepInfo },
-        });
+        await this.client.create(resourcePath(NodeInfoResource), newNodeInfo(name, this.nodeUID, { vtepInfo }));
         return;
       } catch (err) {
         if (!(err instanceof KubeApiError && err.code === 409)) throw err;

@@ -8,6 +8,24 @@ import { NodeInfoResource, type NodeInfo } from '../api/index.ts';
 import { KubeApiError, NodesPath, resourcePath, type KubeClient } from '../kube/index.ts';
 
 /**
+ * A NodeInfo named like its Node and owned by it (ownerReference with `controller: true`: it is garbage-collected with
+ * the Node, SPEC §7.8), with `spec`.
+ */
+export function newNodeInfo(nodeName: string, nodeUID: string, spec: NodeInfo['spec']): NodeInfo {
+  return {
+    apiVersion: NodeInfoResource.apiVersion,
+    kind: NodeInfoResource.kind,
+    metadata: {
+      name: nodeName,
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUID, controller: true, blockOwnerDeletion: false },
+      ],
+    },
+    spec,
+  };
+}
+
+/**
  * Merge-patches `status` into the NodeInfo named `nodeName` (status subresource). When the NodeInfo does not exist it
  * is created first, empty (`spec: {}` — the VTEP is written by the VXLAN code once an overlay exists) and owned by the
  * Node (ownerReference, controller, so it goes with the Node like every NodeInfo), then patched.
@@ -28,24 +46,7 @@ export async function patchNodeInfoStatus(
   }
   const node = await client.get<V1Node>(resourcePath(NodesPath, undefined, nodeName));
   try {
-    await client.create(resourcePath(NodeInfoResource), {
-      apiVersion: NodeInfoResource.apiVersion,
-      kind: NodeInfoResource.kind,
-      metadata: {
-        name: nodeName,
-        ownerReferences: [
-          {
-            apiVersion: 'v1',
-            kind: 'Node',
-            name: nodeName,
-            uid: node.metadata?.uid ?? '',
-            controller: true,
-            blockOwnerDeletion: false,
-          },
-        ],
-      },
-      spec: {},
-    });
+    await client.create(resourcePath(NodeInfoResource), newNodeInfo(nodeName, node.metadata?.uid ?? '', {}));
   } catch (err) {
     // created meanwhile by the VXLAN code of this daemon: patch that one
     if (!(err instanceof KubeApiError && err.code === 409)) throw err;
