@@ -30,7 +30,18 @@ import {
   spawnManager,
   subnet,
 } from '../manager/helpers.ts';
-import { Harness, inNs, must, ping, sh, sourceSeenBy, type TestNode, type TestPod } from '../datapath/harness.ts';
+import {
+  cniEnv,
+  Harness,
+  inNs,
+  ipOf,
+  must,
+  ping,
+  sh,
+  sourceSeenBy,
+  type TestNode,
+  type TestPod,
+} from '../datapath/harness.ts';
 
 let kube: KubeFixture;
 let c: KubeClient;
@@ -72,27 +83,6 @@ async function torRoutes(): Promise<string> {
     (await must('ip', ['-n', h.sw, 'route', 'show', 'proto', 'bird'])) +
     (await must('ip', ['-n', h.sw, '-6', 'route', 'show', 'proto', 'bird']))
   );
-}
-
-function node(name: string): TestNode {
-  const n = h.nodes.get(name);
-  if (!n) throw new Error(`no node ${name}`);
-  return n;
-}
-
-function ipOf(p: TestPod, family: 4 | 6): string {
-  const ip = p.ips.find((x) => (family === 6) === x.includes(':'));
-  if (!ip) throw new Error(`pod ${p.name} has no IPv${family}`);
-  return ip.split('/')[0] ?? '';
-}
-
-function cniEnv(p: { containerID: string; netns: string; name: string; uid?: string }): Record<string, string> {
-  return {
-    CNI_CONTAINERID: p.containerID,
-    CNI_NETNS: p.netns,
-    CNI_IFNAME: 'eth0',
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name}${p.uid ? `;K8S_POD_UID=${p.uid}` : ''}`,
-  };
 }
 
 /** Creates a Pod of `network` and runs CNI ADD on `n`; returns the CNI result (code + output) and the pod. */
@@ -257,8 +247,8 @@ afterAll(async () => {
 
 describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
   it('the ToR learns the subnet and each pod /32; client ↔ pods both ways with source addresses kept (IPv4)', async () => {
-    const a = await addPod(node('node1'), 'bgp-a');
-    const b = await addPod(node('node2'), 'bgp-b');
+    const a = await addPod(h.node('node1'), 'bgp-a');
+    const b = await addPod(h.node('node2'), 'bgp-b');
     await eventually(
       'ToR kernel has 10.220.0.0/24 and both /32s',
       async () => {
@@ -284,7 +274,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
   });
 
   it('IPv6 and dual stack: the ToR learns /128s over the IPv6 sessions, client ↔ pod both ways', async () => {
-    const d = await addPod(node('node1'), 'bgp-d6', 'DualStack');
+    const d = await addPod(h.node('node1'), 'bgp-d6', 'DualStack');
     await eventually(
       'ToR has the /128',
       async () => (await torRoutes()).includes(`${ipOf(d, 6)} via fd00:56::11`),
@@ -298,7 +288,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
   });
 
   it('DEL withdraws the pod /32 at the ToR within 2 s', async () => {
-    const p = await addPod(node('node2'), 'bgp-del');
+    const p = await addPod(h.node('node2'), 'bgp-del');
     const ip = ipOf(p, 4);
     await eventually('ToR has the /32', async () => (await torRoutes()).includes(`${ip} via`), 10_000);
     const t0 = performance.now();
@@ -315,10 +305,10 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
       await eventually(
         'node1 sees its IPv4 peer down',
         async () =>
-          /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*\} [0-5]\b/.test(await metricsOf(node('node1'))),
+          /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*\} [0-5]\b/.test(await metricsOf(h.node('node1'))),
         20_000,
       );
-      const r = await tryAddPod(node('node1'), 'bgp-refused', 'IPv4');
+      const r = await tryAddPod(h.node('node1'), 'bgp-refused', 'IPv4');
       expect(r.code).not.toBe(0);
       expect(r.out).toMatch(/BGP peer 192\.168\.56\.1 \(AS 64512\) of network bgp-rack1 is \w+, not Established/);
       await eventually('a Warning event on Node node1 about the peer', async () => {
@@ -337,7 +327,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
       await eventually(
         'ADD succeeds with allowNotEstablished',
         async () =>
-          (await tryAddPod(node('node1'), `bgp-allowed-${randomBytes(2).toString('hex')}`, 'IPv4')).code === 0,
+          (await tryAddPod(h.node('node1'), `bgp-allowed-${randomBytes(2).toString('hex')}`, 'IPv4')).code === 0,
         15_000,
         500,
       );
@@ -349,7 +339,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
   });
 
   it('kill -9 of the daemon: client → pod traffic keeps flowing, the restarted daemon adopts gobgpd', async () => {
-    const n = node('node1');
+    const n = h.node('node1');
     const a = pods.get('bgp-a');
     if (!a) throw new Error('no bgp-a');
     const before = gobgpdPid(n);
@@ -373,7 +363,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
   });
 
   it('overlay pods reach BGP pods directly (no NAT) and back', async () => {
-    const o = await addPod(node('node2'), 'ovl-o', 'IPv4', 'overlay');
+    const o = await addPod(h.node('node2'), 'ovl-o', 'IPv4', 'overlay');
     const a = pods.get('bgp-a');
     if (!a) throw new Error('no bgp-a');
     expect(await ping(o.ns, ipOf(a, 4))).toBe(true);
@@ -401,7 +391,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
       'ADD of a GlobalBGP pod (the daemon has seen the network)',
       async () => {
         const name = `gbgp-${randomBytes(2).toString('hex')}`;
-        const r = await tryAddPod(node('node2'), name, 'IPv4', 'gbgp');
+        const r = await tryAddPod(h.node('node2'), name, 'IPv4', 'gbgp');
         return r.code === 0 ? r.pod : undefined;
       },
       20_000,
@@ -421,7 +411,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
   });
 
   it('kill -9 of gobgpd: the ToR keeps the routes (graceful restart), the daemon starts a new gobgpd', async () => {
-    const n = node('node2');
+    const n = h.node('node2');
     const b = pods.get('bgp-b');
     if (!b) throw new Error('no bgp-b');
     const old = gobgpdPid(n);
@@ -461,7 +451,7 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
     console.log(`wrong password: ${JSON.stringify(wrongPw)}`);
     await new Promise((r) => setTimeout(r, 3000));
     expect(await peersEstablished(['n1'])).toBe(false);
-    expect(await metricsOf(node('node1'))).toMatch(
+    expect(await metricsOf(h.node('node1'))).toMatch(
       /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*\} [0-5]\b/,
     );
     await patchPeers([{ ...PEER4, asn: 64999 }, PEER6]);
@@ -476,10 +466,12 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
       30_000,
     );
     console.log(`wrong AS: ${JSON.stringify(wrongAs)}`);
-    expect(await metricsOf(node('node1'))).toMatch(
+    expect(await metricsOf(h.node('node1'))).toMatch(
       /hybridnet_bgp_peer_state\{[^}]*peer="192\.168\.56\.1"[^}]*asn="64999"[^}]*\} [0-5]\b/,
     );
-    expect(await metricsOf(node('node1'))).toMatch(/hybridnet_bgp_announced_prefixes\{[^}]*family="ipv4"[^}]*\} [1-9]/);
+    expect(await metricsOf(h.node('node1'))).toMatch(
+      /hybridnet_bgp_announced_prefixes\{[^}]*family="ipv4"[^}]*\} [1-9]/,
+    );
     await patchPeers(PEERS);
     await eventually('n1 back', () => peersEstablished(['n1']), 30_000);
   });

@@ -41,12 +41,6 @@ let manager: ReturnType<typeof spawnManager> | undefined;
 const LABEL = 'hybridnet-test/underlay';
 const ARP_SUBNET = 'arp-v4';
 
-function node(name: string): TestNode {
-  const n = h.nodes.get(name);
-  if (!n) throw new Error(`no node ${name}`);
-  return n;
-}
-
 interface AddedPod {
   name: string;
   ip: string;
@@ -220,7 +214,7 @@ describe('VLAN ARP enhancement (root + netns (real))', () => {
   const pods: AddedPod[] = [];
 
   it('a pod of a subnet the node has no address in ⇒ its IP on eth0 (noprefixroute, scope link), no local route', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     const p = await addPod(n1, 'arp-a');
     pods.push(p);
     const addrs = await eventually('enhanced address on node1 eth0', async () => {
@@ -235,11 +229,11 @@ describe('VLAN ARP enhancement (root + netns (real))', () => {
     expect(await inNs(n1.ns, 'ip', '-4', 'route', 'show', 'table', 'main')).not.toContain('10.230.0.0/24');
     // the node's own address is untouched, node2 (no local pod of the subnet) gets nothing
     expect((await eth0v4(n1)).map((a) => a.local)).toContain(n1.ip4);
-    expect(await enhanced(node('node2'))).toEqual([]);
+    expect(await enhanced(h.node('node2'))).toEqual([]);
   }, 120_000);
 
   it('the pod is reachable from the gateway; the node’s ARP for the gateway carries the pod subnet sender', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     const p = pods[0];
     if (!p) throw new Error('no pod from the previous test');
     expect(await ping(h.sw, p.ip)).toBe(true);
@@ -253,7 +247,7 @@ describe('VLAN ARP enhancement (root + netns (real))', () => {
   }, 60_000);
 
   it('the lowest local pod IP holds the address; deleting it moves the address; deleting the last removes it', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     const first = pods[0];
     if (!first) throw new Error('no pod from the first test');
     const second = await addPod(n1, 'arp-b');
@@ -289,7 +283,7 @@ describe('VLAN ARP enhancement (root + netns (real))', () => {
   }, 180_000);
 
   it('skipped in a subnet where eth0 has a normal address (the node subnet): eth0 keeps exactly its own address', async () => {
-    const n2 = node('node2');
+    const n2 = h.node('node2');
     const p = await addPod(n2, 'arp-node-subnet', 'node-v4');
     expect(p.ip).toMatch(/^192\.168\.56\.1\d\d$/);
     expect(await ping(h.sw, p.ip)).toBe(true);

@@ -35,8 +35,10 @@ import {
 } from '../manager/helpers.ts';
 import {
   CNI_BIN,
+  cniEnv,
   Harness,
   inNs,
+  ipOf,
   must,
   ping,
   publishNodeAddresses,
@@ -54,34 +56,10 @@ const pods = new Map<string, TestPod>();
 
 const UNDERLAY_LABEL = 'hybridnet-test/underlay';
 
-function node(name: string): TestNode {
-  const n = h.nodes.get(name);
-  if (!n) throw new Error(`no node ${name}`);
-  return n;
-}
-
 function pod(name: string): TestPod {
   const p = pods.get(name);
   if (!p) throw new Error(`no pod ${name}`);
   return p;
-}
-
-function ipOf(p: TestPod, family: 4 | 6): string {
-  const ip = p.ips.find((x) => (family === 6) === x.includes(':'));
-  if (!ip) throw new Error(`pod ${p.name} has no IPv${family}`);
-  return ip.split('/')[0] ?? '';
-}
-
-function cniEnv(
-  p: { containerID: string; netns: string; name: string; uid?: string },
-  ifName = 'eth0',
-): Record<string, string> {
-  return {
-    CNI_CONTAINERID: p.containerID,
-    CNI_NETNS: p.netns,
-    CNI_IFNAME: ifName,
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name}${p.uid ? `;K8S_POD_UID=${p.uid}` : ''}`,
-  };
 }
 
 /** Creates the Pod object + a pod namespace and runs CNI ADD on `n`. */
@@ -181,9 +159,9 @@ afterAll(async () => {
 
 describe('overlay VXLAN (root + netns (real))', () => {
   it('pod ↔ pod on another node and on the same node, IPv4 and IPv6, dual stack', async () => {
-    const a = await addPod(node('node1'), 'ovl-a', 'Overlay');
-    const b = await addPod(node('node1'), 'ovl-b', 'Overlay');
-    const r = await addPod(node('node2'), 'ovl-r', 'Overlay');
+    const a = await addPod(h.node('node1'), 'ovl-a', 'Overlay');
+    const b = await addPod(h.node('node1'), 'ovl-b', 'Overlay');
+    const r = await addPod(h.node('node2'), 'ovl-r', 'Overlay');
     expect(a.ips).toHaveLength(2);
     for (const fam of [4, 6] as const) {
       expect(await ping(a.ns, ipOf(r, fam)), `overlay node1 → node2 IPv${fam}`).toBe(true);
@@ -233,10 +211,10 @@ describe('overlay VXLAN (root + netns (real))', () => {
       expect(i.status?.sandboxID).toBe(a.containerID);
       expect(i.status?.nodeName).toBe('node1');
     }
-    const metrics = await inNs(node('node1').ns, 'curl', '-sf', 'http://127.0.0.1:8091/metrics');
+    const metrics = await inNs(h.node('node1').ns, 'curl', '-sf', 'http://127.0.0.1:8091/metrics');
     expect(metrics).toMatch(/hybridnet_cni_requests_total\{command="add",result="ok"\} [1-9]/);
     expect(metrics).toContain('hybridnet_node_reconcile_duration_seconds_count');
-    expect(await inNs(node('node1').ns, 'curl', '-sf', 'http://127.0.0.1:11021/live')).toBe('ok\n');
+    expect(await inNs(h.node('node1').ns, 'curl', '-sf', 'http://127.0.0.1:11021/live')).toBe('ok\n');
     const p = await c.get<V1Pod>(paths.pods('default', 'ovl-a'));
     expect(p.metadata?.annotations?.[ANNOTATION_CALICO_POD_IPS]?.split(',').sort()).toEqual(
       a.ips.map((x) => x.split('/')[0]).sort(),
@@ -246,8 +224,8 @@ describe('overlay VXLAN (root + netns (real))', () => {
 
 describe('underlay netID 0 (root + netns (real))', () => {
   it('pod ↔ pod on another node and ↔ the subnet gateway, IPv4 and IPv6', async () => {
-    const u1 = await addPod(node('node1'), 'ul-1', 'Underlay');
-    const u2 = await addPod(node('node2'), 'ul-2', 'Underlay');
+    const u1 = await addPod(h.node('node1'), 'ul-1', 'Underlay');
+    const u2 = await addPod(h.node('node2'), 'ul-2', 'Underlay');
     for (const fam of [4, 6] as const) {
       expect(await ping(u1.ns, ipOf(u2, fam)), `underlay node1 → node2 IPv${fam}`).toBe(true);
       expect(await ping(u2.ns, ipOf(u1, fam)), `underlay node2 → node1 IPv${fam}`).toBe(true);
@@ -282,15 +260,15 @@ describe('overlay ↔ underlay and outside (root + netns (real))', () => {
   });
 
   it('overlay → outside is masqueraded to the node address, underlay → outside is not', async () => {
-    expect(await sourceSeenBy(h.outside, '172.30.0.2', pod('ovl-a').ns)).toBe(node('node1').ip4);
-    expect(await sourceSeenBy(h.outside, 'fd00:30::2', pod('ovl-a').ns)).toBe(node('node1').ip6);
+    expect(await sourceSeenBy(h.outside, '172.30.0.2', pod('ovl-a').ns)).toBe(h.node('node1').ip4);
+    expect(await sourceSeenBy(h.outside, 'fd00:30::2', pod('ovl-a').ns)).toBe(h.node('node1').ip6);
     expect(await sourceSeenBy(h.outside, '172.30.0.2', pod('ul-1').ns)).toBe(ipOf(pod('ul-1'), 4));
     expect(await sourceSeenBy(h.outside, 'fd00:30::2', pod('ul-1').ns)).toBe(ipOf(pod('ul-1'), 6));
   });
 
   it('single-stack pods: IPv4-only overlay and IPv6-only underlay', async () => {
-    const o4 = await addPod(node('node3'), 'ovl-v4', 'Overlay', 'IPv4');
-    const u6 = await addPod(node('node3'), 'ul-v6', 'Underlay', 'IPv6');
+    const o4 = await addPod(h.node('node3'), 'ovl-v4', 'Overlay', 'IPv4');
+    const u6 = await addPod(h.node('node3'), 'ul-v6', 'Underlay', 'IPv6');
     expect(o4.ips).toHaveLength(1);
     expect(u6.ips).toHaveLength(1);
     expect(await ping(o4.ns, ipOf(pod('ovl-a'), 4))).toBe(true);
@@ -300,7 +278,7 @@ describe('overlay ↔ underlay and outside (root + netns (real))', () => {
 
 describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))', () => {
   it('CHECK passes, DEL is idempotent (second DEL with empty CNI_NETNS), ADD → DEL → ADD works', async () => {
-    const p = await addPod(node('node2'), 'cycle', 'Overlay', 'IPv4');
+    const p = await addPod(h.node('node2'), 'cycle', 'Overlay', 'IPv4');
     const conf = { ...h.netconf(p.node), prevResult: p.result };
     const check = await h.cni('CHECK', cniEnv(p), conf);
     expect(check.code, check.stdout).toBe(0);
@@ -324,7 +302,7 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
   });
 
   it('concurrent ADDs (while reconciles run) each wire their pod once; an ADD racing a DEL of its container leaves a whole pod or none', async () => {
-    const n = node('node2');
+    const n = h.node('node2');
     const names = Array.from({ length: 6 }, (_, i) => `conc${i}`);
     const added = await Promise.all(names.map((name) => addPod(n, name, 'Overlay', 'IPv4')));
     const table = await inNs(n.ns, 'ip', '-4', 'route', 'show', 'table', '39999');
@@ -373,7 +351,7 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
       netns: `/var/run/netns/${ns}`,
       uid: obj.metadata?.uid ?? '',
     };
-    const r = await h.cni('ADD', cniEnv(p, 'net1'), h.netconf(node('node3'), '1.1.0'));
+    const r = await h.cni('ADD', cniEnv(p, 'net1'), h.netconf(h.node('node3'), '1.1.0'));
     expect(r.code, r.stdout).toBe(0);
     const res = r.json as {
       interfaces: { name: string; mac: string; sandbox?: string; mtu?: number }[];
@@ -400,7 +378,7 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
     const r = await h.cni(
       'ADD',
       cniEnv({ name: 'ghost', containerID: 'ctr-ghost', netns: `/var/run/netns/${ns}` }),
-      h.netconf(node('node1')),
+      h.netconf(h.node('node1')),
     );
     expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ code: 3 });
@@ -410,7 +388,7 @@ describe('CNI ADD / CHECK / DEL through the plugin binary (root + netns (real))'
 
 describe('cnitool, the libcni reference client (root + netns (real))', () => {
   it('ADD / CHECK / STATUS / DEL of a chained conflist (hybridnet + portmap) gets a working pod', async () => {
-    const n2 = node('node2');
+    const n2 = h.node('node2');
     await createPod(c, 'default', 'tool', {
       nodeName: 'node2',
       annotations: { [ANNOTATION_NETWORK_TYPE]: 'Overlay', [ANNOTATION_IP_FAMILY]: 'DualStack' },
@@ -463,7 +441,7 @@ describe('cnitool, the libcni reference client (root + netns (real))', () => {
   });
 
   it('STATUS says not ready (50) when the daemon is gone; GC removes attachments the runtime no longer has', async () => {
-    const n3 = node('node3');
+    const n3 = h.node('node3');
     const conf = { ...h.netconf(n3, '1.1.0') };
     const ok = await h.cni('STATUS', {}, conf);
     expect(ok.code, ok.stdout).toBe(0);
@@ -493,7 +471,7 @@ describe('cluster changes (root + netns (real))', () => {
       (await must('ip', ['-n', n4.ns, '-json', 'link', 'show', 'eth0'])).match(/"address":"([0-9a-f:]+)"/)?.[1] ?? '';
     const fdbHas = async (n: TestNode): Promise<boolean> =>
       (await inNs(n.ns, 'bridge', 'fdb', 'show', 'dev', 'eth0.vxlan4')).includes(`dst ${n4.ip4}`);
-    for (const n of ['node1', 'node2', 'node3']) expect(await fdbHas(node(n)), n).toBe(true);
+    for (const n of ['node1', 'node2', 'node3']) expect(await fdbHas(h.node(n)), n).toBe(true);
     expect(mac4).not.toBe('');
     // node removal: the Node goes, its NodeInfo (owned by the Node) is garbage collected — done by hand here, this
     // control plane runs no garbage collector
@@ -501,13 +479,13 @@ describe('cluster changes (root + netns (real))', () => {
     await c.delete(paths.node('node4'));
     await c.delete(resourcePath(NodeInfoResource, undefined, 'node4'));
     for (const n of ['node1', 'node2', 'node3'])
-      await eventually(`${n} dropped node4's FDB entries`, async () => !(await fdbHas(node(n))), 20_000, 300);
+      await eventually(`${n} dropped node4's FDB entries`, async () => !(await fdbHas(h.node(n))), 20_000, 300);
   });
 });
 
 describe('daemon restart (root + netns (real))', () => {
   it('kill -9 with pods running: traffic continues, nothing is duplicated, a DEL queued while down is done on return', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     const victim = await addPod(n1, 'victim', 'Overlay', 'IPv4');
     const snapshot = async (): Promise<string> =>
       [
@@ -540,7 +518,7 @@ describe('daemon restart (root + netns (real))', () => {
   });
 
   it('a DEL the plugin queued while the daemon runs (connection cut mid-answer) is done at the next resync', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     const p = await addPod(n1, 'queued', 'Overlay', 'IPv4');
     const record = path.join(n1.dir, 'state', 'containers', `${p.containerID}.json`);
     expect(existsSync(record)).toBe(true);
@@ -560,7 +538,7 @@ describe('daemon restart (root + netns (real))', () => {
   });
 
   it('an ADD whose pod never gets an IPInstance times out (D5) with an error naming the pod', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     const obj = await createPod(c, 'default', 'orphan', {
       nodeName: 'node1',
       annotations: { [ANNOTATION_SPECIFIED_NETWORK]: 'no-such-network' },

@@ -76,12 +76,6 @@ describe.skipIf(!isRoot || !haveTools)(
         timeoutMs: 120_000,
       });
 
-    function node(name: string): TestNode {
-      const n = h.nodes.get(name);
-      if (!n) throw new Error(`no node ${name}`);
-      return n;
-    }
-
     /** Points ctr's (only) network configuration at `n`'s daemon, naming pod `podName`. */
     function writeConflist(n: TestNode, podName: string): void {
       writeFileSync(
@@ -227,7 +221,7 @@ describe.skipIf(!isRoot || !haveTools)(
         nodeName: 'node2',
         annotations: { [ANNOTATION_NETWORK_TYPE]: 'Overlay', [ANNOTATION_IP_FAMILY]: 'IPv4' },
       });
-      writeConflist(node('node1'), 'ctr-a');
+      writeConflist(h.node('node1'), 'ctr-a');
       const a = await ctr('run', '-d', '--cni', '--rootfs', rootfs('a'), 'ctr-a', '/bin/sleep', '600');
       expect(a.code, a.stdout + a.stderr).toBe(0);
       const [insA] = await eventually('ctr-a has an IPInstance bound to its sandbox', async () => {
@@ -238,9 +232,9 @@ describe.skipIf(!isRoot || !haveTools)(
       expect(insA?.status?.sandboxID).toBe('hntest-ctr-a');
       const ipA = insA?.spec.address.ip.split('/')[0] ?? '';
       expect(ipA).toMatch(/^10\.211\./);
-      expect(await ping(node('node2').ns, ipA), 'node2 reaches the detached container over VXLAN').toBe(true);
+      expect(await ping(h.node('node2').ns, ipA), 'node2 reaches the detached container over VXLAN').toBe(true);
 
-      writeConflist(node('node2'), 'ctr-b');
+      writeConflist(h.node('node2'), 'ctr-b');
       const b = await ctr(
         'run',
         '--rm',
@@ -257,22 +251,22 @@ describe.skipIf(!isRoot || !haveTools)(
       expect(b.stdout).toContain('default via 169.254.1.1 dev eth0');
       expect(b.stdout).toContain('REACHED-ALL');
       // --rm: ctr ran DEL after the task exited (empty CNI_NETNS, cached prevResult): no veth of ctr-b is left on node2
-      const links = await sh('ip', ['-n', node('node2').ns, '-o', 'link', 'show']);
+      const links = await sh('ip', ['-n', h.node('node2').ns, '-o', 'link', 'show']);
       expect(links.stdout.split('\n').filter((l) => /hybr/.test(l))).toEqual([]);
     }, 180_000);
 
     it('killing and deleting the detached task runs DEL: the pod address stops answering and nothing is left', async () => {
       const insA = (await ipInstancesOf('ctr-a'))[0];
       const ipA = insA?.spec.address.ip.split('/')[0] ?? '';
-      expect(await ping(node('node2').ns, ipA)).toBe(true);
+      expect(await ping(h.node('node2').ns, ipA)).toBe(true);
       expect((await ctr('task', 'kill', '-s', 'KILL', 'ctr-a')).code).toBe(0);
       await eventually('task ctr-a stopped', async () => (await ctr('task', 'ls')).stdout.includes('STOPPED'), 20_000);
       const rm = await ctr('task', 'rm', 'ctr-a');
       expect(rm.code, rm.stdout + rm.stderr).toBe(0);
       expect((await ctr('container', 'rm', 'ctr-a')).code).toBe(0);
-      const links = await sh('ip', ['-n', node('node1').ns, '-o', 'link', 'show']);
+      const links = await sh('ip', ['-n', h.node('node1').ns, '-o', 'link', 'show']);
       expect(links.stdout.split('\n').filter((l) => /hybr/.test(l))).toEqual([]);
-      expect(await ping(node('node2').ns, ipA)).toBe(false);
+      expect(await ping(h.node('node2').ns, ipA)).toBe(false);
     }, 120_000);
   },
 );

@@ -117,6 +117,13 @@ export class Harness {
     live.add(this);
   }
 
+  /** The node added as `name` (`node1`…). @throws Error when there is none. */
+  node(name: string): TestNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
   /** Creates a namespace with `lo` up (registered for cleanup). */
   async netns(name: string): Promise<string> {
     this.namespaces.add(name);
@@ -336,6 +343,26 @@ export async function publishNodeAddresses(
       ],
     },
   });
+}
+
+/** The plain IPv4 or IPv6 address of a pod made by a test. @throws Error when it has none of that family. */
+export function ipOf(p: { name: string; ips: string[] }, family: 4 | 6): string {
+  const ip = p.ips.find((x) => (family === 6) === x.includes(':'));
+  if (!ip) throw new Error(`pod ${p.name} has no IPv${family}`);
+  return ip.split('/')[0] ?? '';
+}
+
+/** CNI environment of a kubelet-style call for pod `p` of namespace `default` (CNI_ARGS with K8S_POD_*). */
+export function cniEnv(
+  p: { containerID: string; netns: string; name: string; uid?: string },
+  ifName = 'eth0',
+): Record<string, string> {
+  return {
+    CNI_CONTAINERID: p.containerID,
+    CNI_NETNS: p.netns,
+    CNI_IFNAME: ifName,
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name}${p.uid ? `;K8S_POD_UID=${p.uid}` : ''}`,
+  };
 }
 
 /** Pings `ip` from namespace `ns`; true when a reply came. */

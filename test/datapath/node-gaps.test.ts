@@ -43,12 +43,6 @@ const LABEL = 'hybridnet-test/underlay';
 /** Daemon flags of this file: no periodic resync during the test (events only), short VLAN gateway check. */
 const FLAGS = ['--iptables-check-duration=600s', '--vlan-check-timeout=1s'];
 
-function node(name: string): TestNode {
-  const n = h.nodes.get(name);
-  if (!n) throw new Error(`no node ${name}`);
-  return n;
-}
-
 async function localIPs(name: string): Promise<string[]> {
   const ni = await c.get<NodeInfo>(resourcePath(NodeInfoResource, undefined, name)).catch(() => undefined);
   return ni?.spec.vtepInfo?.localIPs ?? [];
@@ -157,7 +151,7 @@ afterAll(async () => {
 
 describe('daemon start-up (root + netns (real))', () => {
   it('refuses to start while table 40000 holds a route that is not hybridnet’s', async () => {
-    const n1 = node('node1');
+    const n1 = h.node('node1');
     await must('ip', [
       '-n',
       n1.ns,
@@ -179,8 +173,8 @@ describe('daemon start-up (root + netns (real))', () => {
   }, 90_000);
 
   it('removes the legacy RAMA-* chains and their hooks only; writes the node sysctls (accept_ra=2 before forwarding)', async () => {
-    const n1 = node('node1');
-    const n2 = node('node2');
+    const n1 = h.node('node1');
+    const n2 = h.node('node2');
     for (const bin of ['iptables', 'ip6tables'])
       await must(
         'ip',
@@ -254,7 +248,7 @@ describe('node-local VXLAN addresses (root + netns (real))', () => {
     );
     expect(await localIPs('node1')).toEqual(['192.168.56.11', 'fd00:56::11']);
     expect(await localIPs('node2')).toEqual(['10.77.0.2', '192.168.56.12', 'fd00:56::12']);
-    const addrs = JSON.parse(await inNs(node('node2').ns, 'ip', '-json', 'addr', 'show', 'dev', 'eth0.vxlan4')) as {
+    const addrs = JSON.parse(await inNs(h.node('node2').ns, 'ip', '-json', 'addr', 'show', 'dev', 'eth0.vxlan4')) as {
       addr_info: { local: string; prefixlen: number; scope: string; noprefixroute?: boolean }[];
     }[];
     const global = (addrs[0]?.addr_info ?? []).filter((a) => a.scope === 'global');
@@ -267,7 +261,7 @@ describe('node-local VXLAN addresses (root + netns (real))', () => {
   }, 60_000);
 
   it('an address added to the uplink shows in localIPs within seconds (resync is 600 s: the link monitor did it)', async () => {
-    const n2 = node('node2');
+    const n2 = h.node('node2');
     const t0 = Date.now();
     await ipBatchNs(n2.ns, ['addr add 10.77.0.3/24 dev eth0']);
     await eventually('10.77.0.3 in localIPs', async () => (await localIPs('node2')).includes('10.77.0.3'), 10_000, 100);
@@ -292,7 +286,7 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
     const links = JSON.parse(await inNs(h.sw, 'ip', '-json', 'link', 'show', 'br0')) as { address: string }[];
     const brMac = links[0]?.address ?? '';
     let taken = '';
-    const r = await add(node('node1'), 'vlan-dup', underlay4, {
+    const r = await add(h.node('node1'), 'vlan-dup', underlay4, {
       before: async ([ip]) => {
         taken = ip ?? '';
         await ipBatchNs(h.sw, [`addr add ${taken}/32 dev br0`]);
@@ -305,12 +299,12 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
     // (here the gateway itself owns the address, so it also ignores the gateway check's request whose sender is
     // that address: the refusal may name both problems)
     // nothing left behind on the node
-    expect(await inNs(node('node1').ns, 'ip', '-o', 'link')).not.toContain(hostVethName('default', 'vlan-dup'));
+    expect(await inNs(h.node('node1').ns, 'ip', '-o', 'link')).not.toContain(hostVethName('default', 'vlan-dup'));
   }, 60_000);
 
   it('a pod of a subnet whose gateway does not answer ARP is refused after --vlan-check-timeout', async () => {
     const t0 = Date.now();
-    const r = await add(node('node1'), 'vlan-nogw', { ...underlay4, [ANNOTATION_SPECIFIED_SUBNET]: 'nogw-v4' });
+    const r = await add(h.node('node1'), 'vlan-nogw', { ...underlay4, [ANNOTATION_SPECIFIED_SUBNET]: 'nogw-v4' });
     expect(r.code, r.out).not.toBe(0);
     expect(r.out).toContain(
       'vlan network seems not working: gateway 192.168.57.1 of subnet nogw-v4 does not answer ARP on eth0 within 1s',
@@ -319,7 +313,7 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
   }, 60_000);
 
   it('an IPv6 pod of a subnet whose gateway does not answer neighbour solicitation is refused', async () => {
-    const r = await add(node('node2'), 'vlan-nogw6', {
+    const r = await add(h.node('node2'), 'vlan-nogw6', {
       [ANNOTATION_NETWORK_TYPE]: 'Underlay',
       [ANNOTATION_IP_FAMILY]: 'IPv6Only',
       [ANNOTATION_SPECIFIED_SUBNET]: 'nogw-v6',
@@ -331,7 +325,7 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
   }, 60_000);
 
   it('a normal underlay pod passes both checks (and its ADD is timed)', async () => {
-    const r = await add(node('node2'), 'vlan-ok', underlay4);
+    const r = await add(h.node('node2'), 'vlan-ok', underlay4);
     console.log(`underlay IPv4 CNI ADD with the VLAN checks: ${r.addMs} ms`);
     expect(r.code, r.out).toBe(0);
     const ip = r.ips[0] ?? '';
@@ -341,7 +335,7 @@ describe('VLAN checks at ADD (root + netns (real))', () => {
 
 describe('IPv6 underlay announcement (root + netns (real))', () => {
   it('an unsolicited NA (override) updates the gateway’s stale neighbour entry for the pod IP to the node’s MAC', async () => {
-    const n2 = node('node2');
+    const n2 = h.node('node2');
     const links = JSON.parse(await inNs(n2.ns, 'ip', '-json', 'link', 'show', 'eth0')) as { address: string }[];
     const nodeMac = links[0]?.address ?? '';
     let ip = '';
@@ -386,7 +380,7 @@ describe('pod IP family from the namespace (root + netns (real))', () => {
       kind: 'ServiceAccount',
       metadata: { name: 'default' },
     });
-    const r = await add(node('node1'), 'ns-dual', {}, { namespace: 'dual', expectInstances: 0 });
+    const r = await add(h.node('node1'), 'ns-dual', {}, { namespace: 'dual', expectInstances: 0 });
     expect(r.code, r.out).toBe(0);
     const result = JSON.parse(r.out.slice(0, r.out.lastIndexOf('}') + 1)) as { ips: { address: string }[] };
     expect(result.ips.map((i) => (i.address.includes(':') ? 6 : 4)).sort()).toEqual([4, 6]);
