@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the image's program tree into OUT (default ./out): the `hybridnet` command bundled with esbuild (our code
-# only; npm dependencies stay in OUT/node_modules, installed without dev dependencies), the CNI plugin bundle, the
+# only; npm dependencies stay in OUT/node_modules, installed without dev and optional dependencies: Bun is needed only
+# to build), the CNI plugin (a standalone executable compiled by Bun, see tools/build-cni.ts), the
 # entry point scripts. Run from the repository root with dev dependencies installed. Used by the Dockerfile's build
 # stage and by test/helm/image.test.ts.
 set -eu
@@ -16,5 +17,5 @@ cp deploy/image/entrypoint.sh deploy/image/install-cni.sh deploy/image/uninstall
   deploy/image/init-network.mjs "$out/image/"
 chmod 0755 "$out/image/"*
 if [ "${SKIP_NPM_CI:-}" != 1 ]; then
-  (cd "$out" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+  (cd "$out" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi

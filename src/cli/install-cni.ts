@@ -1,9 +1,9 @@
 /**
- * `hybridnet install-cni`: what the chart's `install-cni` init container does (SPEC §1): copy the plugin bundle to the
+ * `hybridnet install-cni`: what the chart's `install-cni` init container does (SPEC §1): copy the plugin executable to the
  * CNI bin dir, copy the community plugins it chains (`NEEDED_COMMUNITY_CNI_PLUGINS`, default `loopback`), remove old
  * `*-hybridnet.conflist` files and write the conflist (`CNI_CONF_NAME`, default `06-hybridnet.conflist`).
  */
-import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -37,14 +37,13 @@ export function installCni(f: InstallFlags): string[] {
   const written: string[] = [];
   mkdirSync(f.binDir, { recursive: true });
   mkdirSync(f.confDir, { recursive: true });
-  if (!existsSync(f.plugin)) throw new Error(`plugin bundle ${f.plugin} not found: run npm run build:cni first`);
+  if (!existsSync(f.plugin)) throw new Error(`plugin executable ${f.plugin} not found: run npm run build:cni first`);
   const target = path.join(f.binDir, 'hybridnet');
+  // copied beside the target and renamed over it: a runtime calling the plugin meanwhile runs the old or the new
+  // file, never a missing or half-written one (and writing over a running executable fails with ETXTBSY)
   copyFileSync(f.plugin, `${target}.tmp`);
   chmodSync(`${target}.tmp`, 0o755);
-  rmSync(target, { force: true });
-  copyFileSync(`${target}.tmp`, target);
-  chmodSync(target, 0o755);
-  rmSync(`${target}.tmp`, { force: true });
+  renameSync(`${target}.tmp`, target);
   written.push(target);
   const plugins = f.plugins
     .split(',')
@@ -74,7 +73,7 @@ export function registerInstallCniCommand(program: Command): void {
     .option('--bin-dir <dir>', 'CNI plugin directory', '/opt/cni/bin')
     .option('--conf-dir <dir>', 'CNI configuration directory', '/etc/cni/net.d')
     .option('--socket <path>', 'daemon socket written as server_socket', DEFAULT_SOCKET)
-    .option('--plugin <file>', 'plugin bundle to install', path.join(repo, 'dist/cni/hybridnet'))
+    .option('--plugin <file>', 'plugin executable to install (built by npm run build:cni)', path.join(repo, 'dist/cni/hybridnet'))
     .option('--community-dir <dir>', 'where the community plugins are', '/usr/lib/cni')
     .option('--plugins <list>', 'community plugins to copy', process.env.NEEDED_COMMUNITY_CNI_PLUGINS ?? 'loopback')
     .option('--conf-name <name>', 'conflist file name', process.env.CNI_CONF_NAME ?? '06-hybridnet.conflist')

@@ -1,11 +1,12 @@
 /**
  * The CNI plugin executable (`/opt/cni/bin/hybridnet`, SPEC §6): stdin + environment → HTTP over the daemon's unix
- * socket → CNI result or error object on stdout (exit 0 / 1). Bundled by `tools/build-cni.ts` into one file; it
- * imports only Node built-ins and the pure `spec.ts`.
+ * socket → CNI result or error object on stdout (exit 0 / 1). `tools/build-cni.ts` bundles it with esbuild into one
+ * CommonJS file and compiles that with Bun into a standalone executable (Bun starts in ≈ 5 ms where Node.js takes
+ * ≈ 35–50 ms, and a runtime calls the plugin once per ADD, DEL and CHECK). It imports only Node built-ins and the pure
+ * `spec.ts`, and runs the same under both runtimes: under Bun it reads stdin with `Bun.stdin` and talks to the
+ * daemon with `fetch({ unix })`, because Bun's `node:http` client and `process.stdin` stream each cost 15–40 ms per
+ * call there (measured on the compiled plugin); under Node.js it uses `node:http`.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import http from 'node:http';
 import { DaemonApi } from '../daemon/constants.ts';
 import {
   buildResult,
@@ -19,7 +20,14 @@ import {
   type Invocation,
 } from './spec.ts';
 
+/** The part of Bun's global the plugin uses when it runs compiled by Bun (absent under Node.js). */
+interface BunRuntime {
+  stdin: { text(): Promise<string> };
+}
+const bun = (globalThis as { Bun?: BunRuntime }).Bun;
+
 async function readStdin(): Promise<string> {
+  if (bun) return bun.stdin.text();
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -30,7 +38,10 @@ interface HttpAnswer {
   body: string;
 }
 
-/** One request to the daemon; transport problems become CniError 11 with the socket named. */
+/**
+ * One request to the daemon; transport problems become CniError 11 with the socket named. Node built-ins other than
+ * the transport are loaded only on the paths that need them: under Bun each `node:*` module costs 2–4 ms at start.
+ */
 function callDaemon(
   socket: string,
   method: string,
@@ -38,14 +49,93 @@ function callDaemon(
   body: unknown,
   timeoutMs: number,
 ): Promise<HttpAnswer> {
+  return bun
+    ? callDaemonFetch(socket, method, path, body, timeoutMs)
+    : callDaemonHttp(socket, method, path, body, timeoutMs);
+}
+
+/** Errors of one daemon call, the same under both runtimes (CniError 11: the runtime retries). */
+const transportError = {
+  midAnswer: (socket: string, path: string, err: unknown): CniError =>
+    new CniError(
+      CniCode.TryAgainLater,
+      `hybridnet daemon at ${socket} closed the connection in the middle of its answer to ${path}: ${errText(err)}`,
+      'the daemon may have restarted; the runtime should retry',
+    ),
+  timeout: (path: string, timeoutMs: number): CniError =>
+    new CniError(
+      CniCode.TryAgainLater,
+      `hybridnet daemon did not answer ${path} within ${timeoutMs / 1000}s`,
+      'the daemon may be overloaded or waiting for the API server; the runtime should retry',
+    ),
+};
+
+/** The error of a connection that failed; a socket that is not there at all gets its own message. */
+async function unreachable(socket: string, err: unknown): Promise<CniError> {
+  const { existsSync } = await import('node:fs');
   if (!existsSync(socket))
-    return Promise.reject(
-      new CniError(
-        CniCode.TryAgainLater,
-        `hybridnet daemon socket ${socket} does not exist`,
-        'is hybridnet-daemon running on this node? check the server_socket field of the CNI config',
-      ),
+    return new CniError(
+      CniCode.TryAgainLater,
+      `hybridnet daemon socket ${socket} does not exist`,
+      'is hybridnet-daemon running on this node? check the server_socket field of the CNI config',
     );
+  return new CniError(
+    CniCode.TryAgainLater,
+    `cannot reach hybridnet daemon at ${socket}: ${errText(err)}`,
+    'is hybridnet-daemon running on this node?',
+  );
+}
+
+function errText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
+/**
+ * The daemon call under Bun: `fetch` over the unix socket (Bun's `unix` option). Headers and body arriving are two
+ * steps: an error before the headers is "cannot reach", one while reading the body is "closed in the middle".
+ */
+async function callDaemonFetch(
+  socket: string,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const isTimeout = (err: unknown): boolean =>
+    signal.aborted || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+  // `unix` is Bun's extension of RequestInit (the socket to connect to instead of the URL's host)
+  const init: RequestInit & { unix: string } = {
+    method,
+    signal,
+    unix: socket,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  };
+  let res: Response;
+  try {
+    res = await fetch(`http://localhost${path}`, init);
+  } catch (err) {
+    throw isTimeout(err) ? transportError.timeout(path, timeoutMs) : await unreachable(socket, err);
+  }
+  try {
+    return { status: res.status, body: await res.text() };
+  } catch (err) {
+    throw isTimeout(err) ? transportError.timeout(path, timeoutMs) : transportError.midAnswer(socket, path, err);
+  }
+}
+
+/** The daemon call under Node.js: `node:http` with `socketPath`. */
+async function callDaemonHttp(
+  socket: string,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
+  // loaded here, not at the top: under Bun importing node:http alone costs ≈ 15 ms
+  const http = await import('node:http');
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
@@ -60,36 +150,13 @@ function callDaemon(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) =>
-          reject(
-            new CniError(
-              CniCode.TryAgainLater,
-              `hybridnet daemon at ${socket} closed the connection in the middle of its answer to ${path}: ${err.message}`,
-              'the daemon may have restarted; the runtime should retry',
-            ),
-          ),
-        );
+        res.on('error', (err) => reject(transportError.midAnswer(socket, path, err)));
       },
     );
-    req.on('timeout', () => {
-      req.destroy(
-        new CniError(
-          CniCode.TryAgainLater,
-          `hybridnet daemon did not answer ${path} within ${timeoutMs / 1000}s`,
-          'the daemon may be overloaded or waiting for the API server; the runtime should retry',
-        ),
-      );
-    });
+    req.on('timeout', () => req.destroy(transportError.timeout(path, timeoutMs)));
     req.on('error', (err) => {
       if (err instanceof CniError) reject(err);
-      else
-        reject(
-          new CniError(
-            CniCode.TryAgainLater,
-            `cannot reach hybridnet daemon at ${socket}: ${err.message}`,
-            'is hybridnet-daemon running on this node?',
-          ),
-        );
+      else void unreachable(socket, err).then(reject);
     });
     if (data) req.write(data);
     req.end();
@@ -114,7 +181,8 @@ function daemonError(what: string, ans: HttpAnswer): CniError {
  * daemon removes the attachment when it returns (its start-up GC), and report success — DEL must not block sandbox
  * removal (CNI spec: DEL should succeed even when resources are already gone).
  */
-function queueDelete(socket: string, inv: Invocation): void {
+async function queueDelete(socket: string, inv: Invocation): Promise<void> {
+  const [{ mkdirSync, writeFileSync }, { default: path }] = await Promise.all([import('node:fs'), import('node:path')]);
   const dir = path.join(path.dirname(socket), 'hybridnet-pending-del');
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -142,7 +210,7 @@ async function run(inv: Invocation): Promise<unknown> {
       } catch (err) {
         if (!(err instanceof CniError) || err.code !== CniCode.TryAgainLater || /did not answer/.test(err.message))
           throw err;
-        queueDelete(config.serverSocket, inv);
+        await queueDelete(config.serverSocket, inv);
         return undefined;
       }
       if (ans.status !== 204 && ans.status !== 200) throw daemonError('delete ip', ans);
@@ -174,6 +242,14 @@ async function run(inv: Invocation): Promise<unknown> {
   }
 }
 
+/**
+ * The one line of output (a result or an error object). `console.log` with one string argument prints it as it is
+ * (no format directives), and under Bun it costs ≈ 15 ms less than the first use of `process.stdout`.
+ */
+function writeStdout(value: unknown): void {
+  console.log(JSON.stringify(value));
+}
+
 /** Runs one plugin invocation; returns the exit code after writing stdout. */
 export async function cniMain(env: Record<string, string | undefined> = process.env): Promise<number> {
   let version = '1.1.0';
@@ -187,19 +263,19 @@ export async function cniMain(env: Record<string, string | undefined> = process.
       } catch {
         // VERSION may come with an empty stdin
       }
-      process.stdout.write(JSON.stringify(versionResult(v)) + '\n');
+      writeStdout(versionResult(v));
       return 0;
     }
     const config = parseConfig(stdin);
     version = config.cniVersion;
     const inv = parseInvocation(env, config);
     const out = await run(inv);
-    if (out !== undefined) process.stdout.write(JSON.stringify(out) + '\n');
+    if (out !== undefined) writeStdout(out);
     return 0;
   } catch (err) {
     const e =
       err instanceof CniError ? err : new CniError(CniCode.IOFailure, `hybridnet plugin failed: ${String(err)}`);
-    process.stdout.write(JSON.stringify(e.toJSON(version)) + '\n');
+    writeStdout(e.toJSON(version));
     return 1;
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The bundled CNI plugin executable (`dist/cni/hybridnet`) run as a real process the way a runtime runs it (env +
- * stdin), against a stand-in daemon on a unix socket: every malformed input gets its own CNI error code and message.
+ * The CNI plugin run as a real process the way a runtime runs it (env + stdin), against a stand-in daemon on a unix
+ * socket: every malformed input gets its own CNI error code and message. Every case runs twice: on the executable
+ * compiled by Bun (`dist/cni/hybridnet`, what install-cni installs) and on the esbuild bundle it was compiled from
+ * (`hybridnet.cjs`) under Node.js — the plugin has a transport for each runtime.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +13,8 @@ import { buildCni } from '../../tools/build-cni.ts';
 import { sh } from '../datapath/harness.ts';
 
 let bin: string;
+/** The plugin command of the runtime under test (set by each `describe.each` block). */
+let exe: string[] = [];
 let dir: string;
 let server: http.Server;
 let socket: string;
@@ -33,7 +37,7 @@ async function plugin(
   e: Record<string, string>,
   stdin: string,
 ): Promise<{ code: number; out: Record<string, unknown> }> {
-  const r = await sh(bin, [], { env: e, input: stdin, timeoutMs: 30_000 });
+  const r = await sh(exe[0] ?? '', exe.slice(1), { env: e, input: stdin, timeoutMs: 30_000 });
   return { code: r.code, out: r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {} };
 }
 
@@ -80,11 +84,24 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('CNI plugin binary (real process, stand-in daemon socket)', () => {
-  it('is one small executable file with a node shebang', () => {
-    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+describe('CNI plugin build', () => {
+  it('is a standalone ELF executable compiled from one small CommonJS bundle', () => {
+    expect(readFileSync(bin).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
     expect(statSync(bin).mode & 0o777).toBe(0o755);
-    expect(statSync(bin).size).toBeLessThan(64 * 1024);
+    const bundle = `${bin}.cjs`;
+    expect(readFileSync(bundle, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(statSync(bundle).size).toBeLessThan(64 * 1024);
+    // nothing half-written is left next to them
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+});
+
+describe.each([
+  ['compiled by Bun', (): string[] => [bin]],
+  ['bundle under Node.js', (): string[] => [process.execPath, `${bin}.cjs`]],
+])('CNI plugin %s (real process, stand-in daemon socket)', (_runtime, command) => {
+  beforeAll(() => {
+    exe = command();
   });
 
   it('ADD forwards the pod to the daemon and prints the 1.0.0 result', async () => {
