@@ -120,11 +120,12 @@ try {
   const con = await Promise.all(Array.from({ length: C }, (_, i) => mk(`c${i}`, n1)));
   for (const p of [...seq, ...con])
     await waitBound(c, 'default', { metadata: { name: p.name, uid: p.uid } }, 1, 60_000);
-  const env = (p: { name: string; netns: string }): Record<string, string> => ({
+  // CNI_ARGS as containerd's CRI plugin sends them (K8S_POD_UID included)
+  const env = (p: { name: string; netns: string; uid: string }): Record<string, string> => ({
     CNI_CONTAINERID: `bench-${p.name}`,
     CNI_NETNS: p.netns,
     CNI_IFNAME: 'eth0',
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name}`,
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=bench-${p.name};K8S_POD_UID=${p.uid}`,
   });
   const conf = h.netconf(n1);
   const ours = {
@@ -240,7 +241,17 @@ try {
   const phaseRows = (['s', 'c'] as const).map((kind) => {
     const mine = added.filter((a) => a.pod.startsWith(`default/${kind}`));
     const row: Record<string, unknown> = { run: kind === 's' ? `ADD ×${N} sequential` : `ADD ×${C} concurrent` };
-    for (const k of ['waitedMs', 'preparedMs', 'datapathMs', 'checkedMs', 'statusMs', 'totalMs'])
+    for (const k of [
+      'waitedMs',
+      'preparedMs',
+      'recordedMs',
+      'nodeWiredMs',
+      'podWiredMs',
+      'datapathMs',
+      'checkedMs',
+      'statusMs',
+      'totalMs',
+    ])
       row[k.replace('Ms', '')] = `${pct(
         mine.map((a) => Number(a[k])),
         50,

@@ -100,6 +100,12 @@ export class Daemon implements CniHandler {
   readonly subnets: Informer<Subnet>;
   readonly nodeInfos: Informer<NodeInfo>;
   readonly ipInstances: Informer<IPInstance>;
+  /**
+   * Pods bound to this node (field selector `spec.nodeName`): ADD takes its pod from here when the cached object has
+   * the UID the runtime sent (K8S_POD_UID), and reads it from the API server otherwise. The kubelet learns of a pod
+   * from the same watch, so the cache almost always has it before the sandbox exists.
+   */
+  readonly pods: Informer<V1Pod>;
   readonly store: AttachmentStore;
   readonly metrics = new DaemonMetrics();
   /** BGP speaker of the node (SPEC §7.7); idle while the node is in no BGP network. */
@@ -139,10 +145,10 @@ export class Daemon implements CniHandler {
     private readonly logger: Logger,
     private readonly runner: Runner = realRun,
   ) {
-    const mk = <T extends { metadata?: { name?: string } }>(path: string, labelSelector?: string): Informer<T> =>
+    const mk = <T extends { metadata?: { name?: string } }>(path: string, fieldSelector?: string): Informer<T> =>
       new Informer<T>(client, {
         path,
-        ...(labelSelector ? { labelSelector } : {}),
+        ...(fieldSelector ? { fieldSelector } : {}),
         logger: logger.child({ informer: path }),
         staleAfterMs: 120_000,
       });
@@ -150,6 +156,7 @@ export class Daemon implements CniHandler {
     this.subnets = mk<Subnet>(resourcePath(SubnetResource));
     this.nodeInfos = mk<NodeInfo>(resourcePath(NodeInfoResource));
     this.ipInstances = mk<IPInstance>(resourcePath(IPInstanceResource));
+    this.pods = mk<V1Pod>(resourcePath(PodsPath), `spec.nodeName=${config.nodeName}`);
     this.ipInstances.addIndex(NODE_UID_INDEX, (i) => {
       const l = i.metadata?.labels ?? {};
       return l[LABEL_NODE] && l[LABEL_POD_UID] ? [`${l[LABEL_NODE]}/${l[LABEL_POD_UID]}`] : [];
@@ -190,6 +197,7 @@ export class Daemon implements CniHandler {
       this.subnets,
       this.nodeInfos,
       this.ipInstances,
+      this.pods,
     ];
     const running = infs.map((i) =>
       i.run(signal).catch((err: unknown) => this.logger.error({ err }, 'informer stopped')),
@@ -453,8 +461,12 @@ export class Daemon implements CniHandler {
     if (!req.netns || !existsSync(req.netns))
       throw new CniRequestError(400, 4, `pod ${who}: netns ${JSON.stringify(req.netns)} does not exist`);
     let pod: V1Pod;
+    const cached = req.podUID ? this.pods.get(`${req.podNamespace}/${req.podName}`) : undefined;
     try {
-      pod = await this.client.get<V1Pod>(resourcePath(PodsPath, req.podNamespace, req.podName));
+      pod =
+        cached && cached.metadata?.uid === req.podUID
+          ? cached
+          : await this.client.get<V1Pod>(resourcePath(PodsPath, req.podNamespace, req.podName));
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 404)
         throw new CniRequestError(400, 3, `pod ${who} not found in the API server`);
@@ -599,20 +611,27 @@ export class Daemon implements CniHandler {
     // recorded before anything is created: a daemon killed from here on leaves a record that DEL and the start-up GC
     // find, never an unrecorded veth
     await this.store.put(attachment);
+    phases.recordedMs = ms();
+    // SPEC §7.3 step 11, started now so that the API round trip overlaps the wiring: when a later step fails, ADD
+    // fails and the runtime's retry (a new sandbox) writes the status again
+    const status = this.updateIPInstanceStatus(req, pod, instances); // never rejects
     const vlanChecks = this.startVlanChecks(who, effectiveNetworkMode(network), fwd, instances);
     try {
       await this.wirePodIntoNode(instances, network, facts, fwd, [...plan.createVeth, ...plan.hostBatch]);
+      phases.nodeWiredMs = ms();
       // before the pod end goes up (host end carrier): IPv6 DAD of the host end is off, proxy ARP answers
       await writeSysctls(plan.hostSysctls);
       await Promise.all([
         podNamespaceSetup(this.runner, req.netns, plan.podSysctls, plan.podBatch),
         this.addLocalPodIPs(instances),
       ]);
+      phases.podWiredMs = ms();
       await this.wireSubnets(instances, facts);
       await this.bgpPodReady(network, instances, facts);
       const refused = await vlanChecks;
       if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
     } catch (err) {
+      await status;
       await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
       await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
         () => undefined,
@@ -636,9 +655,6 @@ export class Daemon implements CniHandler {
       await this.runner('na6', args).catch((err: unknown) =>
         this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
       );
-    // the status patch goes side by side with the ping: on a failed ping ADD fails and the runtime's retry (a new
-    // sandbox) writes the status again
-    const status = this.updateIPInstanceStatus(req, pod, instances); // never rejects
     await Promise.resolve(
       this.config.checkPodConnectivityFromHost ? this.checkFromHost(who, addresses, facts) : undefined,
     ).finally(() => {

@@ -3,7 +3,7 @@
  * and returns its stdout, or throws {@link CommandError} with the command line and stderr.
  */
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** A command that failed: the program, its arguments, exit code and stderr. */
 export class CommandError extends Error {
@@ -46,21 +46,27 @@ export async function ipBatch(runner: Runner, lines: string[], prefix: string[] 
   await runner(cmd ?? 'ip', args, lines.join('\n') + '\n');
 }
 
-/** Writes `/proc/sys` values of the calling process's namespace where they differ; returns the paths written. */
+/**
+ * Writes `/proc/sys` values of the calling process's namespace where they differ; returns the paths written. Throws
+ * the write's error (EACCES, ENOENT for a device that is gone, EINVAL for a value the kernel refuses).
+ *
+ * Synchronous inside: a `/proc/sys` read or write is a few microseconds of kernel work and never waits for a disk,
+ * while each asynchronous call would cost a round trip through libuv's thread pool (an ADD writes 5–10 of them).
+ */
 export async function writeSysctls(values: Record<string, string>): Promise<string[]> {
   const written: string[] = [];
   for (const [p, v] of Object.entries(values)) {
     let cur: string | undefined;
     try {
-      cur = (await readFile(p, 'utf8')).trim();
+      cur = readFileSync(p, 'utf8').trim();
     } catch {
       cur = undefined;
     }
     if (cur === v) continue;
-    await writeFile(p, v);
+    writeFileSync(p, v);
     written.push(p);
   }
-  return written;
+  return Promise.resolve(written);
 }
 
 /**
