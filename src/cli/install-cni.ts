@@ -3,7 +3,16 @@
  * CNI bin dir, copy the community plugins it chains (`NEEDED_COMMUNITY_CNI_PLUGINS`, default `loopback`), remove old
  * `*-hybridnet.conflist` files and write the conflist (`CNI_CONF_NAME`, default `06-hybridnet.conflist`).
  */
-import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -73,7 +82,11 @@ export function registerInstallCniCommand(program: Command): void {
     .option('--bin-dir <dir>', 'CNI plugin directory', '/opt/cni/bin')
     .option('--conf-dir <dir>', 'CNI configuration directory', '/etc/cni/net.d')
     .option('--socket <path>', 'daemon socket written as server_socket', DEFAULT_SOCKET)
-    .option('--plugin <file>', 'plugin executable to install (built by npm run build:cni)', path.join(repo, 'dist/cni/hybridnet'))
+    .option(
+      '--plugin <file>',
+      'plugin executable to install (built by npm run build:cni)',
+      path.join(repo, 'dist/cni/hybridnet'),
+    )
     .option('--community-dir <dir>', 'where the community plugins are', '/usr/lib/cni')
     .option('--plugins <list>', 'community plugins to copy', process.env.NEEDED_COMMUNITY_CNI_PLUGINS ?? 'loopback')
     .option('--conf-name <name>', 'conflist file name', process.env.CNI_CONF_NAME ?? '06-hybridnet.conflist')

@@ -49,9 +49,17 @@ function callDaemon(
   body: unknown,
   timeoutMs: number,
 ): Promise<HttpAnswer> {
-  return bun
-    ? callDaemonFetch(socket, method, path, body, timeoutMs)
-    : callDaemonHttp(socket, method, path, body, timeoutMs);
+  const call: DaemonCall = { socket, method, path, body, timeoutMs };
+  return bun ? callDaemonFetch(call) : callDaemonHttp(call);
+}
+
+/** One daemon call: the socket, the HTTP method and path, the JSON body (none when undefined), the deadline in ms. */
+interface DaemonCall {
+  socket: string;
+  method: string;
+  path: string;
+  body: unknown;
+  timeoutMs: number;
 }
 
 /** Errors of one daemon call, the same under both runtimes (CniError 11: the runtime retries). */
@@ -96,13 +104,7 @@ function errText(err: unknown): string {
  * The daemon call under Bun: `fetch` over the unix socket (Bun's `unix` option). Headers and body arriving are two
  * steps: an error before the headers is "cannot reach", one while reading the body is "closed in the middle".
  */
-async function callDaemonFetch(
-  socket: string,
-  method: string,
-  path: string,
-  body: unknown,
-  timeoutMs: number,
-): Promise<HttpAnswer> {
+async function callDaemonFetch({ socket, method, path, body, timeoutMs }: DaemonCall): Promise<HttpAnswer> {
   const signal = AbortSignal.timeout(timeoutMs);
   const isTimeout = (err: unknown): boolean =>
     signal.aborted || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
@@ -127,13 +129,7 @@ async function callDaemonFetch(
 }
 
 /** The daemon call under Node.js: `node:http` with `socketPath`. */
-async function callDaemonHttp(
-  socket: string,
-  method: string,
-  path: string,
-  body: unknown,
-  timeoutMs: number,
-): Promise<HttpAnswer> {
+async function callDaemonHttp({ socket, method, path, body, timeoutMs }: DaemonCall): Promise<HttpAnswer> {
   // loaded here, not at the top: under Bun importing node:http alone costs ≈ 15 ms
   const http = await import('node:http');
   return new Promise((resolve, reject) => {
