@@ -40,7 +40,7 @@ import {
   type KubeClient,
 } from '../kube/index.ts';
 import { hostVethName } from '../net/index.ts';
-import { applyIptables, applyNodePlan, changeCount, type ApplyReport } from './apply/node.ts';
+import { applyIptablesRules, applyNodePlan, changeCount, ipsetScript, type ApplyReport } from './apply/node.ts';
 import { ipBatch, podNamespaceSetup, run as realRun, writeSysctls, type Runner } from './apply/exec.ts';
 import { inInitialNetns, ipv6Disabled, raDefaultRouteDev } from './apply/host.ts';
 import { readLinks, readRules } from './apply/read.ts';
@@ -52,8 +52,8 @@ import { HOST_VETH_MAC, IPSet } from './constants.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { LinkMonitor } from './monitor.ts';
 import { newNodeInfo } from './nodeinfo.ts';
-import { setName } from './plan/iptables.ts';
-import { familyOf, forwardInterface, overlayOf, planNode, plainIP, podMtu } from './plan/node.ts';
+import { setName, withLocalPodIPs } from './plan/iptables.ts';
+import { familyOf, forwardInterface, isActiveInstance, overlayOf, planNode, plainIP, podMtu } from './plan/node.ts';
 import { planGratuitousArp, planPodAdd, planPodProxyNeighbours, planUnsolicitedNa } from './plan/pod.ts';
 import { familyNeedsNamespace, podFamilyInput } from './plan/family.ts';
 import { planVlanChecks } from './plan/vlan-checks.ts';
@@ -114,6 +114,11 @@ export class Daemon implements CniHandler {
   private readonly lock = new Lock();
   /** Serialises the iptables refresh and NodeInfo publishing of reconciles (after the datapath lock). */
   private readonly afterTablesLock = new Lock();
+  /**
+   * Orders the ipset writes: a refresh's `ipset restore` (which swaps whole sets) and an ADD's `ipset add` of its pod
+   * never interleave, and the refresh adds the addresses of the pods local at that moment (see withLocalPodIPs).
+   */
+  private readonly ipsetLock = new Lock();
   /** Per container ID / pod locks of ADD, DEL and GC. */
   private readonly podLocks = new KeyedLock();
   /**
@@ -330,7 +335,11 @@ export class Daemon implements CniHandler {
       await this.bgp.sync(bgpPlan); // SPEC §7.7: peers and local paths after the routes they need
       const iptablesKey = JSON.stringify([plan.ipsets, plan.iptables]);
       if (this.config.iptables && (this.iptablesDue || iptablesKey !== this.lastIptablesKey)) {
-        await applyIptables(this.runner, plan);
+        await this.ipsetLock.run(async () => {
+          const ipsets = withLocalPodIPs(plan.ipsets, this.localPodIPs());
+          await this.runner('ipset', ['-exist', 'restore'], ipsetScript({ ...plan, ipsets }));
+        });
+        await applyIptablesRules(this.runner, plan);
         report.ipsets = plan.ipsets.length;
         report.iptables = true;
         this.lastIptablesKey = iptablesKey;
@@ -761,7 +770,15 @@ export class Daemon implements CniHandler {
         ];
       })
       .join('\n');
-    await this.runner('ipset', ['-exist', 'restore'], script + '\n');
+    await this.ipsetLock.run(() => this.runner('ipset', ['-exist', 'restore'], script + '\n'));
+  }
+
+  /** Plain addresses of the active IPInstances bound to this node, as the watch cache has them now. */
+  private localPodIPs(): string[] {
+    return this.ipInstances
+      .list()
+      .filter((i) => isActiveInstance(i) && i.spec.binding?.nodeName === this.config.nodeName)
+      .map((i) => plainIP(i.spec.address.ip));
   }
 
   /**

@@ -224,6 +224,14 @@ export async function applyNodePlan(runner: Runner, plan: NodePlan, opts: { ipta
  */
 export async function applyIptables(runner: Runner, plan: NodePlan): Promise<void> {
   await runner('ipset', ['-exist', 'restore'], ipsetScript(plan));
+  await applyIptablesRules(runner, plan);
+}
+
+/**
+ * The iptables half of {@link applyIptables}: the HYBRIDNET-* chains of both families and their hook rules, for a
+ * caller that refreshes the ipsets itself (the daemon, under its ipset lock). Throws {@link CommandError}.
+ */
+export async function applyIptablesRules(runner: Runner, plan: NodePlan): Promise<void> {
   await Promise.all(
     ([4, 6] as Family[]).map(async (fam) => {
       const bin = fam === 6 ? 'ip6tables' : 'iptables';

@@ -145,3 +145,21 @@ export function planIptables(input: IptablesInput): {
   }
   return { ipsets, restore, hooks };
 }
+
+/**
+ * `ipsets` with `podIPs` (plain addresses of either family) added to the HYBR-LOCAL-POD-IP set of their family;
+ * members stay sorted and unique, the other sets and the input are unchanged.
+ *
+ * Why: an iptables refresh applies a plan made under the datapath lock a moment earlier, and its `ipset restore`
+ * replaces each set whole (swap). A pod wired in between has added its address to the set (ADD); without this union
+ * the swap would take it out again, and the underlay loop guard (SPEC §7.10: FORWARD drops traffic to local underlay
+ * subnets that is not for a local pod) would drop the pod's inbound traffic until the next refresh. An address
+ * still in the set after its pod left only lets traffic through to an address nobody answers, until that refresh.
+ */
+export function withLocalPodIPs(ipsets: IPSetSpec[], podIPs: string[]): IPSetSpec[] {
+  return ipsets.map((s) => {
+    if (s.name !== setName(IPSet.LocalPodIP, s.family)) return s;
+    const add = podIPs.filter((ip) => (ip.includes(':') ? 6 : 4) === s.family);
+    return { ...s, members: [...new Set([...s.members, ...add])].sort() };
+  });
+}
