@@ -79,17 +79,44 @@ async function unreachable(socket: string, err: unknown): Promise<CniError> {
       `hybridnet daemon socket ${socket} does not exist`,
       'is hybridnet-daemon running on this node? check the server_socket field of the CNI config',
     );
+  const code = (err as { code?: unknown } | undefined)?.code;
   return new CniError(
     CniCode.TryAgainLater,
     `cannot reach hybridnet daemon at ${socket}: ${errText(err)}`,
-    'is hybridnet-daemon running on this node?',
+    code === 'EACCES' || code === 'EPERM'
+      ? `the plugin (uid ${process.getuid?.() ?? '?'}) may not connect to the socket: the runtime must run CNI plugins as root`
+      : 'is hybridnet-daemon running on this node?',
   );
 }
 
+/**
+ * Hints Bun appends to its fetch errors; they mislead here (the daemon is a unix socket: there is no URL to mistype
+ * and no fetch() option the operator can pass).
+ */
+const BUN_HINTS = [
+  /\s*For more information, pass `verbose: true` in the second argument to fetch\(\)\.?/g,
+  /\s*Was there a typo in the url or port\?/g,
+];
+
+/** What a bare error code means, for errors that carry nothing else once Bun's hints are gone. */
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ECONNRESET: 'connection reset',
+  ENOENT: 'no such file or directory',
+  ENOTSOCK: 'not a socket',
+};
+
+/** One line naming an error: `CODE: message`, without Bun's fetch hints. */
 function errText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  let msg = BUN_HINTS.reduce((m, re) => m.replace(re, ''), err.message).trim();
+  if (typeof code !== 'string') return msg || err.name;
+  if (msg === '') msg = ERRNO_TEXT[code] ?? '';
+  if (msg.includes(code)) return msg;
+  return msg ? `${code}: ${msg}` : code;
 }
 
 /**
@@ -169,7 +196,8 @@ function daemonError(what: string, ans: HttpAnswer): CniError {
   try {
     const parsed = JSON.parse(ans.body) as { error?: string; code?: number };
     if (parsed.error) msg = parsed.error;
-    if (typeof parsed.code === 'number') code = parsed.code;
+    // a CNI error code is a positive integer (CNI spec "Error"); anything else stays 100 with the daemon's message
+    if (Number.isSafeInteger(parsed.code) && (parsed.code ?? 0) > 0) code = parsed.code ?? code;
   } catch {
     // not JSON: keep the raw body
   }
