@@ -153,7 +153,11 @@ async function callDaemonFetch(
   }
 }
 
-/** The daemon call under Node.js: `node:http` with `socketPath`. */
+/**
+ * The daemon call under Node.js: `node:http` with `socketPath`. `timeoutMs` is a deadline for the whole exchange,
+ * as `AbortSignal.timeout` is under Bun (http's own `timeout` is an idle timeout: a daemon sending a byte now and
+ * then would hold the plugin for ever).
+ */
 async function callDaemonHttp(
   socket: string,
   method: string,
@@ -171,19 +175,29 @@ async function callDaemonHttp(
         method,
         path,
         headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {},
-        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => reject(transportError.midAnswer(socket, path, err)));
+        res.on('end', () => {
+          clearTimeout(deadline);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => fail(transportError.midAnswer(socket, path, err)));
       },
     );
-    req.on('timeout', () => req.destroy(transportError.timeout(path, timeoutMs)));
+    // the first settlement wins: errors of the destroyed request after the deadline change nothing
+    const fail = (err: CniError): void => {
+      clearTimeout(deadline);
+      reject(err);
+    };
+    const deadline = setTimeout(() => {
+      fail(transportError.timeout(path, timeoutMs));
+      req.destroy();
+    }, timeoutMs);
     req.on('error', (err) => {
-      if (err instanceof CniError) reject(err);
-      else void unreachable(socket, err).then(reject);
+      if (err instanceof CniError) fail(err);
+      else void unreachable(socket, err).then(fail);
     });
     if (data) req.write(data);
     req.end();

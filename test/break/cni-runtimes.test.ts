@@ -169,6 +169,16 @@ describe.each([
       /did not answer \/api\/v1\/add within 2s/,
     ],
     [
+      'a body trickling in a byte every 300 ms (never idle, never done within the timeout)',
+      (c) => {
+        c.write(http200('Content-Length: 1000\r\n', ''));
+        const drip = setInterval(() => c.write(' '), 300);
+        c.on('close', () => clearInterval(drip));
+      },
+      11,
+      /did not answer \/api\/v1\/add within 2s/,
+    ],
+    [
       'an error with code 0',
       (c) => {
         const b = JSON.stringify({ error: 'boom', code: 0 });
