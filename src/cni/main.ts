@@ -96,6 +96,7 @@ async function unreachable(socket: string, err: unknown): Promise<CniError> {
 const BUN_HINTS = [
   /\s*For more information, pass `verbose: true` in the second argument to fetch\(\)\.?/g,
   /\s*Was there a typo in the url or port\?/g,
+  /\s*Is the computer able to access the url\?/g,
 ];
 
 /** What a bare error code means, for errors that carry nothing else once Bun's hints are gone. */
@@ -138,6 +139,8 @@ async function callDaemonFetch(
     method,
     signal,
     unix: socket,
+    // a 3xx is the daemon's answer, as under node:http: fetch would follow it, to another path or to a TCP host
+    redirect: 'manual',
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
   };
   let res: Response;

@@ -230,6 +230,24 @@ describe.each([
     }
   });
 
+  it('a 307 redirect to a TCP host is the answer (code 100), not followed', async () => {
+    const tcp = net.createServer((c) => c.destroy());
+    let contacted = 0;
+    tcp.on('connection', () => contacted++);
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+    const port = (tcp.address() as net.AddressInfo).port;
+    const d = await rawDaemon((c) =>
+      c.end(`HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:${port}/x\r\nContent-Length: 0\r\n\r\n`),
+    );
+    try {
+      expectCniError(await plugin(env(), conf(d.socket)), 100, /request ip return 307/);
+      expect(contacted).toBe(0);
+    } finally {
+      d.close();
+      tcp.close();
+    }
+  });
+
   it('a dead socket is code 11 without Bun fetch hints', async () => {
     const socket = path.join(dir, `dead-${++n}.sock`);
     const script = `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`;
