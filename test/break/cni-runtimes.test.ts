@@ -248,6 +248,18 @@ describe.each([
     }
   });
 
+  it('ignores HTTP_PROXY / ALL_PROXY of the runtime’s environment (containerd often has them for image pulls)', async () => {
+    const d = await rawDaemon((c) => c.end(http200(`Content-Length: ${ADD_BODY.length}\r\n`, ADD_BODY)));
+    try {
+      const proxy = 'http://127.0.0.1:1';
+      const o = await plugin(env({ HTTP_PROXY: proxy, http_proxy: proxy, ALL_PROXY: proxy }), conf(d.socket));
+      expect(o.stderr).toBe('');
+      expect(o.code).toBe(0);
+    } finally {
+      d.close();
+    }
+  });
+
   it('a dead socket is code 11 without Bun fetch hints', async () => {
     const socket = path.join(dir, `dead-${++n}.sock`);
     const script = `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`;
