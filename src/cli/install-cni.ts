@@ -41,6 +41,24 @@ interface InstallFlags {
   cniVersion: string;
 }
 
+/**
+ * Puts `write(tmp)`'s file at `target` by renaming a sibling temporary file over it: a runtime executing or reading
+ * `target` meanwhile sees the old or the new file, never a missing or half-written one. Copying straight over an
+ * executable that is running fails with ETXTBSY (and a runtime exec'ing a file open for writing gets ETXTBSY too).
+ * The temporary name carries the PID, so two install-cni runs on one host (a DaemonSet update with surge) do not
+ * write into each other's file. Throws the fs error; the temporary file is removed on failure.
+ */
+function replaceFile(target: string, mode: number, write: (tmp: string) => void): void {
+  const tmp = `${target}.tmp-${process.pid}`;
+  try {
+    write(tmp);
+    chmodSync(tmp, mode);
+    renameSync(tmp, target);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /** Installs plugin + conflist; returns the files written. */
 export function installCni(f: InstallFlags): string[] {
   const written: string[] = [];
@@ -48,11 +66,7 @@ export function installCni(f: InstallFlags): string[] {
   mkdirSync(f.confDir, { recursive: true });
   if (!existsSync(f.plugin)) throw new Error(`plugin executable ${f.plugin} not found: run npm run build:cni first`);
   const target = path.join(f.binDir, 'hybridnet');
-  // copied beside the target and renamed over it: a runtime calling the plugin meanwhile runs the old or the new
-  // file, never a missing or half-written one (and writing over a running executable fails with ETXTBSY)
-  copyFileSync(f.plugin, `${target}.tmp`);
-  chmodSync(`${target}.tmp`, 0o755);
-  renameSync(`${target}.tmp`, target);
+  replaceFile(target, 0o755, (tmp) => copyFileSync(f.plugin, tmp));
   written.push(target);
   const plugins = f.plugins
     .split(',')
@@ -61,14 +75,17 @@ export function installCni(f: InstallFlags): string[] {
   for (const p of plugins) {
     const src = path.join(f.communityDir, p);
     if (!existsSync(src)) throw new Error(`community plugin ${p} not found in ${f.communityDir}`);
-    copyFileSync(src, path.join(f.binDir, p));
-    chmodSync(path.join(f.binDir, p), 0o755);
+    // loopback runs for every pod sandbox: replaced by rename like the plugin, never written over
+    replaceFile(path.join(f.binDir, p), 0o755, (tmp) => copyFileSync(src, tmp));
     written.push(path.join(f.binDir, p));
   }
-  for (const name of readdirSync(f.confDir))
-    if (name.endsWith('-hybridnet.conflist')) rmSync(path.join(f.confDir, name), { force: true });
+  // the new conflist is in place before old ones go: the runtime never finds the directory without a hybridnet network
   const conf = path.join(f.confDir, f.confName);
-  writeFileSync(conf, JSON.stringify(buildConflist(f.socket, plugins, f.cniVersion), null, 2) + '\n');
+  const text = JSON.stringify(buildConflist(f.socket, plugins, f.cniVersion), null, 2) + '\n';
+  replaceFile(conf, 0o644, (tmp) => writeFileSync(tmp, text));
+  for (const name of readdirSync(f.confDir))
+    if (name.endsWith('-hybridnet.conflist') && name !== f.confName)
+      rmSync(path.join(f.confDir, name), { force: true });
   written.push(conf);
   return written;
 }

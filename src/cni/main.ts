@@ -87,17 +87,45 @@ async function unreachable(socket: string, err: unknown): Promise<CniError> {
       `hybridnet daemon socket ${socket} does not exist`,
       'is hybridnet-daemon running on this node? check the server_socket field of the CNI config',
     );
+  const code = (err as { code?: unknown } | undefined)?.code;
   return new CniError(
     CniCode.TryAgainLater,
     `cannot reach hybridnet daemon at ${socket}: ${errText(err)}`,
-    'is hybridnet-daemon running on this node?',
+    code === 'EACCES' || code === 'EPERM'
+      ? `the plugin (uid ${process.getuid?.() ?? '?'}) may not connect to the socket: the runtime must run CNI plugins as root`
+      : 'is hybridnet-daemon running on this node?',
   );
 }
 
+/**
+ * Hints Bun appends to its fetch errors; they mislead here (the daemon is a unix socket: there is no URL to mistype
+ * and no fetch() option the operator can pass).
+ */
+const BUN_HINTS = [
+  /\s*For more information, pass `verbose: true` in the second argument to fetch\(\)\.?/g,
+  /\s*Was there a typo in the url or port\?/g,
+  /\s*Is the computer able to access the url\?/g,
+];
+
+/** What a bare error code means, for errors that carry nothing else once Bun's hints are gone. */
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ECONNRESET: 'connection reset',
+  ENOENT: 'no such file or directory',
+  ENOTSOCK: 'not a socket',
+};
+
+/** One line naming an error: `CODE: message`, without Bun's fetch hints. */
 function errText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  let msg = BUN_HINTS.reduce((m, re) => m.replace(re, ''), err.message).trim();
+  if (typeof code !== 'string') return msg || err.name;
+  if (msg === '') msg = ERRNO_TEXT[code] ?? '';
+  if (msg.includes(code)) return msg;
+  return msg ? `${code}: ${msg}` : code;
 }
 
 /**
@@ -113,6 +141,8 @@ async function callDaemonFetch({ socket, method, path, body, timeoutMs }: Daemon
     method,
     signal,
     unix: socket,
+    // a 3xx is the daemon's answer, as under node:http: fetch would follow it, to another path or to a TCP host
+    redirect: 'manual',
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
   };
   let res: Response;
@@ -128,7 +158,11 @@ async function callDaemonFetch({ socket, method, path, body, timeoutMs }: Daemon
   }
 }
 
-/** The daemon call under Node.js: `node:http` with `socketPath`. */
+/**
+ * The daemon call under Node.js: `node:http` with `socketPath`. `timeoutMs` is a deadline for the whole exchange,
+ * as `AbortSignal.timeout` is under Bun (http's own `timeout` is an idle timeout: a daemon sending a byte now and
+ * then would hold the plugin for ever).
+ */
 async function callDaemonHttp({ socket, method, path, body, timeoutMs }: DaemonCall): Promise<HttpAnswer> {
   // loaded here, not at the top: under Bun importing node:http alone costs ≈ 15 ms
   const http = await import('node:http');
@@ -140,19 +174,29 @@ async function callDaemonHttp({ socket, method, path, body, timeoutMs }: DaemonC
         method,
         path,
         headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {},
-        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => reject(transportError.midAnswer(socket, path, err)));
+        res.on('end', () => {
+          clearTimeout(deadline);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => fail(transportError.midAnswer(socket, path, err)));
       },
     );
-    req.on('timeout', () => req.destroy(transportError.timeout(path, timeoutMs)));
+    // the first settlement wins: errors of the destroyed request after the deadline change nothing
+    const fail = (err: CniError): void => {
+      clearTimeout(deadline);
+      reject(err);
+    };
+    const deadline = setTimeout(() => {
+      fail(transportError.timeout(path, timeoutMs));
+      req.destroy();
+    }, timeoutMs);
     req.on('error', (err) => {
-      if (err instanceof CniError) reject(err);
-      else void unreachable(socket, err).then(reject);
+      if (err instanceof CniError) fail(err);
+      else void unreachable(socket, err).then(fail);
     });
     if (data) req.write(data);
     req.end();
@@ -165,7 +209,8 @@ function daemonError(what: string, ans: HttpAnswer): CniError {
   try {
     const parsed = JSON.parse(ans.body) as { error?: string; code?: number };
     if (parsed.error) msg = parsed.error;
-    if (typeof parsed.code === 'number') code = parsed.code;
+    // a CNI error code is a positive integer (CNI spec "Error"); anything else stays 100 with the daemon's message
+    if (Number.isSafeInteger(parsed.code) && (parsed.code ?? 0) > 0) code = parsed.code ?? code;
   } catch {
     // not JSON: keep the raw body
   }

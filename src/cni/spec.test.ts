@@ -4,6 +4,8 @@ import {
   CniCode,
   CniError,
   daemonRequest,
+  MAX_SOCKET_PATH_BYTES,
+  MAX_TIMEOUT_SECONDS,
   parseCniArgs,
   parseConfig,
   parseAddResponse,
@@ -64,6 +66,20 @@ describe('parseConfig (CNI spec §"Network configuration", SPEC §6.1)', () => {
     const raw = JSON.stringify({ cniVersion: '1.0.0', name: 'n' });
     expect(() => parseConfig(raw)).toThrow('server_socket is required in cni.conf');
     expect(codeOf(() => parseConfig(raw))).toBe(CniCode.InvalidConfig);
+  });
+  it('refuses a server_socket longer than sun_path or with a NUL with code 7 (Node.js would truncate it)', () => {
+    const at = (n: number): string => '/run/' + 'é'.repeat((n - 5) / 2);
+    expect(parseConfig(conf({ server_socket: at(MAX_SOCKET_PATH_BYTES) })).serverSocket).toBe(at(107));
+    expect(codeOf(() => parseConfig(conf({ server_socket: at(MAX_SOCKET_PATH_BYTES + 2) })))).toBe(
+      CniCode.InvalidConfig,
+    );
+    expect(() => parseConfig(conf({ server_socket: at(109) }))).toThrow(/109 bytes, at most 107/);
+    expect(codeOf(() => parseConfig(conf({ server_socket: '/run/a\0b.sock' })))).toBe(CniCode.InvalidConfig);
+  });
+  it('refuses a daemon_timeout_seconds beyond what a timer holds with code 7', () => {
+    expect(parseConfig(conf({ daemon_timeout_seconds: MAX_TIMEOUT_SECONDS })).timeoutMs).toBe(2_147_483_000);
+    expect(() => parseConfig(conf({ daemon_timeout_seconds: 1e12 }))).toThrow(/at most 2147483, not 1000000000000/);
+    expect(codeOf(() => parseConfig(conf({ daemon_timeout_seconds: 'abc' })))).toBe(CniCode.InvalidConfig);
   });
   it('refuses unknown versions with code 1 and lists the supported ones', () => {
     expect(codeOf(() => parseConfig(conf({ cniVersion: '9.9.9' })))).toBe(CniCode.IncompatibleVersion);

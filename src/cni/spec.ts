@@ -48,6 +48,12 @@ export class CniError extends Error {
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
 const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'];
 
+/** Longest `server_socket`, bytes: `sun_path` is 108 bytes including the terminating NUL (unix(7)). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Longest `daemon_timeout_seconds`: timers of Node.js and Bun hold at most 2^31 − 1 ms (≈ 24.8 days). */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+
 /** The plugin's network configuration (SPEC §6.1). */
 export interface PluginConfig {
   cniVersion: string;
@@ -136,6 +142,15 @@ export function parseConfig(stdin: string): PluginConfig {
       'server_socket is required in cni.conf',
       'set "server_socket" to the hybridnet daemon socket, e.g. /run/cni/hybridnet.sock',
     );
+  // sun_path holds 108 bytes with the terminating NUL (unix(7)); Node.js silently truncates a longer path and would
+  // connect to whatever socket the truncated path names, Bun does not: the same config must mean the same socket
+  const socketBytes = new TextEncoder().encode(socket).length;
+  if (socket.includes('\0') || socketBytes > MAX_SOCKET_PATH_BYTES)
+    throw new CniError(
+      CniCode.InvalidConfig,
+      `server_socket ${JSON.stringify(socket)} is not a usable unix socket path (${socketBytes} bytes, at most ${MAX_SOCKET_PATH_BYTES} without NUL characters)`,
+      'set "server_socket" to the path the hybridnet daemon listens on, e.g. /run/cni/hybridnet.sock',
+    );
   if (raw.ipam !== undefined)
     throw new CniError(
       CniCode.UnsupportedField,
@@ -145,8 +160,11 @@ export function parseConfig(stdin: string): PluginConfig {
   let timeoutMs = 120_000;
   if (raw.daemon_timeout_seconds !== undefined) {
     const t = raw.daemon_timeout_seconds;
-    if (typeof t !== 'number' || !(t > 0))
-      throw new CniError(CniCode.InvalidConfig, 'daemon_timeout_seconds must be a positive number');
+    if (typeof t !== 'number' || !(t > 0) || t > MAX_TIMEOUT_SECONDS)
+      throw new CniError(
+        CniCode.InvalidConfig,
+        `daemon_timeout_seconds must be a positive number of at most ${MAX_TIMEOUT_SECONDS}, not ${JSON.stringify(t)}`,
+      );
     timeoutMs = t * 1000;
   }
   const config: PluginConfig = {

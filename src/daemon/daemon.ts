@@ -639,6 +639,23 @@ export class Daemon implements CniHandler {
       await this.bgpPodReady(network, instances, facts);
       const refused = await vlanChecks;
       if (refused.length > 0) throw new CniRequestError(500, 100, `pod ${who}: ${refused.join('; ')}`);
+      // a pod that does not answer the node fails the ADD like a wiring error: nothing of it stays behind
+      phases.datapathMs = ms();
+      for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
+        // arping exits 1 when nobody answers, which is the normal outcome of an announcement
+        await this.runner('arping', args).catch((err: unknown) =>
+          this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
+        );
+      }
+      for (const args of planUnsolicitedNa(effectiveNetworkMode(network), fwd, addresses))
+        await this.runner('na6', args).catch((err: unknown) =>
+          this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
+        );
+      await Promise.resolve(
+        this.config.checkPodConnectivityFromHost ? this.checkFromHost(who, addresses, facts) : undefined,
+      ).finally(() => {
+        phases.checkedMs = ms();
+      });
     } catch (err) {
       await status;
       await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
@@ -653,22 +670,6 @@ export class Daemon implements CniHandler {
         `pod ${who}: datapath setup failed: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    phases.datapathMs = ms();
-    for (const args of planGratuitousArp(effectiveNetworkMode(network), fwd, addresses)) {
-      // arping exits 1 when nobody answers, which is the normal outcome of an announcement
-      await this.runner('arping', args).catch((err: unknown) =>
-        this.logger.debug({ pod: who, err: String(err) }, 'gratuitous ARP'),
-      );
-    }
-    for (const args of planUnsolicitedNa(effectiveNetworkMode(network), fwd, addresses))
-      await this.runner('na6', args).catch((err: unknown) =>
-        this.logger.warn({ pod: who, err: String(err) }, 'unsolicited neighbour advertisement failed'),
-      );
-    await Promise.resolve(
-      this.config.checkPodConnectivityFromHost ? this.checkFromHost(who, addresses, facts) : undefined,
-    ).finally(() => {
-      phases.checkedMs = ms();
-    });
     await status;
     phases.statusMs = ms();
     return {
