@@ -4,7 +4,7 @@
  * result in the configuration's version, and describe failures as CNI error objects with the spec's codes.
  * No I/O: `main.ts` is the shell around it.
  */
-import { HOST_VETH_MAC, POD_GATEWAY_V4, POD_GATEWAY_V6 } from '../daemon/constants.ts';
+import { HOST_VETH_MAC, MAX_SOCKET_PATH_BYTES, POD_GATEWAY_V4, POD_GATEWAY_V6 } from '../daemon/constants.ts';
 
 /** CNI spec versions this plugin speaks (VERSION command), oldest first. */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -48,8 +48,7 @@ export class CniError extends Error {
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
 const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'];
 
-/** Longest `server_socket`, bytes: `sun_path` is 108 bytes including the terminating NUL (unix(7)). */
-export const MAX_SOCKET_PATH_BYTES = 107;
+export { MAX_SOCKET_PATH_BYTES };
 
 /** Longest `daemon_timeout_seconds`: timers of Node.js and Bun hold at most 2^31 − 1 ms (≈ 24.8 days). */
 export const MAX_TIMEOUT_SECONDS = 2_147_483;

@@ -72,5 +72,8 @@ export const DaemonApi = {
   Gc: '/api/v1/gc',
 } as const;
 
+/** Longest unix socket path, bytes: `sun_path` is 108 bytes including the terminating NUL (unix(7)). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
 /** Default unix socket of the daemon (SPEC §1.1 chart value). */
 export const DEFAULT_SOCKET = '/run/cni/hybridnet.sock';

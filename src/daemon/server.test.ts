@@ -196,6 +196,11 @@ describe('CNI server on a unix socket', () => {
     expect(seen).toEqual([]);
   });
 
+  it('refuses a socket path longer than sun_path instead of binding a shortened one', async () => {
+    const long = path.join(dir, 'x'.repeat(120), 'hybridnet.sock');
+    await expect(startCniServer(long, handler, pino({ level: 'silent' }))).rejects.toThrow(/at most 107.*sun_path/);
+  });
+
   it('answers GC without network_name with 400 instead of removing every network', async () => {
     const r = await call(socket, 'POST', DaemonApi.Gc, JSON.stringify({ valid_attachments: [] }));
     expect(r.status).toBe(400);

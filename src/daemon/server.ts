@@ -7,7 +7,7 @@ import { chmod, rm, statfs } from 'node:fs/promises';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { DaemonApi } from './constants.ts';
+import { DaemonApi, MAX_SOCKET_PATH_BYTES } from './constants.ts';
 import { CniRequestError } from './config.ts';
 
 /** A validated request body (SPEC §6.3 fields + if_name, pod_uid, network_name, prev_result). */
@@ -175,6 +175,11 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
 
 /** Starts the API server on `socket` (stale socket removed first, mode 0600). */
 export async function startCniServer(socket: string, handler: CniHandler, logger: Logger): Promise<http.Server> {
+  // Node.js binds a longer path cut to sun_path's length (another socket than the plugins' server_socket names)
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES)
+    throw new Error(
+      `--bind-socket ${socket} is ${Buffer.byteLength(socket)} bytes long; a unix socket path holds at most ${MAX_SOCKET_PATH_BYTES} (unix(7) sun_path)`,
+    );
   await rm(socket, { force: true });
   const server = http.createServer((req, res) => {
     const send = (status: number, body?: unknown): void => {
