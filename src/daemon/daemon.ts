@@ -428,14 +428,49 @@ export class Daemon implements CniHandler {
 
   // ------------------------------------------------------------------------------------------------ CNI handlers
 
+  /**
+   * The pod of a request from the API server; 404 ⇒ CNI code 3, other failures ⇒ 11 (try again), a UID other than
+   * the runtime's K8S_POD_UID ⇒ 3 (the sandbox belongs to a pod that is gone).
+   */
+  private async readPod(req: PodRequest, who: string): Promise<V1Pod> {
+    let pod: V1Pod;
+    try {
+      pod = await this.client.get<V1Pod>(resourcePath(PodsPath, req.podNamespace, req.podName));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404)
+        throw new CniRequestError(400, 3, `pod ${who} not found in the API server`);
+      throw new CniRequestError(500, 11, `pod ${who}: cannot read it from the API server: ${String(err)}`);
+    }
+    if (req.podUID && pod.metadata?.uid !== req.podUID)
+      throw new CniRequestError(
+        400,
+        3,
+        `pod ${who}: UID ${req.podUID} is not the current pod's (${pod.metadata?.uid})`,
+      );
+    return pod;
+  }
+
+  /** The pod's IP family (SPEC §4.4: its annotation, else its namespace's, else the daemon's default). */
+  private async podFamily(pod: V1Pod): Promise<ReturnType<typeof parseIPFamily>> {
+    return parseIPFamily(
+      podFamilyInput(pod, await this.namespaceForFamily(pod)),
+      parseIPFamily(this.config.defaultIPFamily) as never,
+    );
+  }
+
+  /** The pod's live IPInstances on this node, from the watch cache. */
+  private localInstances(req: PodRequest, pod: V1Pod): IPInstance[] {
+    return this.ipInstances
+      .byIndex(NODE_UID_INDEX, `${this.config.nodeName}/${pod.metadata?.uid ?? ''}`)
+      .filter((i) => !i.metadata?.deletionTimestamp && i.metadata?.namespace === req.podNamespace);
+  }
+
   private async waitInstances(req: PodRequest, pod: V1Pod, expect: number): Promise<IPInstance[]> {
     const uid = pod.metadata?.uid ?? '';
     const deadline = Date.now() + this.config.ipInstanceWaitMs;
     let got: IPInstance[] = [];
     for (;;) {
-      got = this.ipInstances
-        .byIndex(NODE_UID_INDEX, `${this.config.nodeName}/${uid}`)
-        .filter((i) => !i.metadata?.deletionTimestamp && i.metadata?.namespace === req.podNamespace);
+      got = this.localInstances(req, pod);
       if (got.length >= expect) return got;
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 25));
@@ -469,28 +504,15 @@ export class Daemon implements CniHandler {
     const phases: Record<string, number> = {};
     if (!req.netns || !existsSync(req.netns))
       throw new CniRequestError(400, 4, `pod ${who}: netns ${JSON.stringify(req.netns)} does not exist`);
-    let pod: V1Pod;
-    const cached = req.podUID ? this.pods.get(`${req.podNamespace}/${req.podName}`) : undefined;
-    try {
-      pod =
-        cached && cached.metadata?.uid === req.podUID
-          ? cached
-          : await this.client.get<V1Pod>(resourcePath(PodsPath, req.podNamespace, req.podName));
-    } catch (err) {
-      if (err instanceof KubeApiError && err.code === 404)
-        throw new CniRequestError(400, 3, `pod ${who} not found in the API server`);
-      throw new CniRequestError(500, 11, `pod ${who}: cannot read it from the API server: ${String(err)}`);
+    const cached = this.pods.get(`${req.podNamespace}/${req.podName}`);
+    let pod = req.podUID && cached && cached.metadata?.uid === req.podUID ? cached : await this.readPod(req, who);
+    let family = await this.podFamily(pod);
+    if (pod === cached && this.localInstances(req, pod).length < (family === 'DualStack' ? 2 : 1)) {
+      // no IPInstance yet: the pod may also be gone with the watch lagging; ask the API server, as without the cache,
+      // so that a deleted pod gets its quick "not found" instead of the whole IPInstance wait
+      pod = await this.readPod(req, who);
+      family = await this.podFamily(pod);
     }
-    if (req.podUID && pod.metadata?.uid !== req.podUID)
-      throw new CniRequestError(
-        400,
-        3,
-        `pod ${who}: UID ${req.podUID} is not the current pod's (${pod.metadata?.uid})`,
-      );
-    const family = parseIPFamily(
-      podFamilyInput(pod, await this.namespaceForFamily(pod)),
-      parseIPFamily(this.config.defaultIPFamily) as never,
-    );
     const expect = family === 'DualStack' ? 2 : 1;
     const instances = (await this.waitInstances(req, pod, expect)).sort((a, b) =>
       a.spec.address.version.localeCompare(b.spec.address.version),

@@ -14,6 +14,7 @@ import type { ClusterState, Family, NodeFacts, RuleSpec } from '../plan/types.ts
 import { bgpNetworksOf, isBgpMode, planBgp, type BgpPathSpec, type BgpPlan, type DefaultRoute } from './plan.ts';
 import { BgpSpeaker, SESSION_STATES, type PeerStatus } from './speaker.ts';
 import { patchNodeInfoStatus } from '../nodeinfo.ts';
+import { Lock } from '../lock.ts';
 
 /** Status of one peer as published (NodeInfo `status.bgpPeers[]`). */
 export type BgpPeerReport = NodeBGPPeerStatus;
@@ -40,6 +41,16 @@ export async function readDefaultRoutes(runner: Runner): Promise<DefaultRoute[]>
 export class BgpController {
   readonly speaker: BgpSpeaker;
   private lastPlan: BgpPlan | undefined;
+  /**
+   * Path changes of reconciles (`sync`) and of pod ADDs (`podReady`) one at a time, and never backwards: each plan
+   * gets a sequence number when it is made, and a plan older than the last one applied is replaced by that one. A
+   * reconcile plans under the datapath lock and syncs after releasing it; an ADD that wires its pod and announces it
+   * in between must not have its path withdrawn by the older plan, which did not see the pod's host veth yet.
+   */
+  private readonly pathLock = new Lock();
+  private planSeq = 0;
+  private readonly seqOf = new WeakMap<BgpPlan, number>();
+  private applied: BgpPlan | undefined;
   /** Main-table default routes read by the last reconcile (reused by ADD). */
   private lastDefaults: DefaultRoute[] | undefined;
   private peerStates = new Map<string, PeerStatus>();
@@ -85,6 +96,7 @@ export class BgpController {
 
   /** Plans BGP for `facts` and sets `facts.bgpGateway` for the node planner (SPEC §7.4 BGP tables). */
   async plan(cluster: ClusterState, facts: NodeFacts, reuseDefaults = false): Promise<BgpPlan> {
+    const seq = ++this.planSeq;
     // no BGP network on this node (the common case): skip reading the default routes; ADD reuses the reconcile's
     const inBgp = bgpNetworksOf(cluster.networks, facts.nodeName).length > 0;
     const defaults = !inBgp
@@ -101,16 +113,28 @@ export class BgpController {
       linkNames: new Set(facts.links.map((l) => l.name)),
     });
     if (plan.asn !== undefined) facts.bgpGateway = plan.gateway;
+    this.seqOf.set(plan, seq);
     return plan;
   }
 
+  /** `plan`, or the plan applied last when that one was made later (see {@link pathLock}). */
+  private newest(plan: BgpPlan): BgpPlan {
+    const applied = this.applied;
+    return applied && (this.seqOf.get(applied) ?? 0) > (this.seqOf.get(plan) ?? 0) ? applied : plan;
+  }
+
   /** Brings the speaker to `plan`; errors are logged (the next reconcile retries), never thrown. */
-  async sync(plan: BgpPlan): Promise<void> {
+  async sync(planned: BgpPlan): Promise<void> {
+    await this.pathLock.run(() => this.syncLocked(this.newest(planned)));
+  }
+
+  private async syncLocked(plan: BgpPlan): Promise<void> {
     for (const w of plan.warnings) this.opts.logger.warn(w);
     this.lastPlan = plan;
     if (plan.asn === undefined && this.speaker.speakerPid === undefined) return;
     try {
       const r = await this.speaker.sync(plan);
+      this.applied = plan;
       if (r.peersAdded.length + r.peersDeleted.length + r.pathsAdded.length + r.pathsDeleted.length > 0 || r.restarted)
         this.opts.logger.info({ network: plan.network, ...r }, 'BGP speaker synced');
       if (plan.asn !== undefined) await this.refreshStatus(plan);
@@ -229,13 +253,18 @@ export class BgpController {
       );
     let rib: BgpPathSpec[];
     try {
-      rib = await this.speaker.syncPaths(plan.paths);
+      rib = await this.pathLock.run(async () => {
+        const use = this.newest(plan);
+        const out = await this.speaker.syncPaths(use.paths);
+        this.applied = use;
+        this.lastPlan = use;
+        return out;
+      });
     } catch (err) {
       throw new Error(
         `the node's BGP speaker (gobgpd on ${this.opts.apiAddr}) cannot announce the pod: ${err instanceof Error ? err.message : String(err)}; it is restarted by the next reconcile`,
       );
     }
-    this.lastPlan = plan;
     for (const cidr of subnetCidrs) {
       const rule = rules.find((r) => r.from === cidr);
       if (!rule) throw new Error(`no from-subnet rule for ${cidr} yet`);
