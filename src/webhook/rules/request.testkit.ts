@@ -17,7 +17,7 @@ export function request(
   user: { username: string; groups?: string[] } = { username: 'alice', groups: ['system:authenticated'] },
 ): AdmissionRequest {
   const k = KINDS[kind] ?? { group: '', resource: '' };
-  const meta = ((object ?? oldObject) as { metadata?: { name?: string; namespace?: string } } | undefined)?.metadata;
+  const meta = ((object ?? oldObject) as { metadata?: { name?: unknown; namespace?: unknown } } | undefined)?.metadata;
   const req: AdmissionRequest = {
     uid: 'uid-1',
     kind: { group: k.group, version: 'v1', kind },
@@ -25,8 +25,10 @@ export function request(
     operation,
     userInfo: user,
   };
-  if (meta?.name) req.name = meta.name;
-  if (meta?.namespace) req.namespace = meta.namespace;
+  // as parseAdmissionReview does: request.name / request.namespace are strings or absent (a hostile object's
+  // metadata may hold anything; the API server's request fields cannot)
+  if (typeof meta?.name === 'string' && meta.name !== '') req.name = meta.name;
+  if (typeof meta?.namespace === 'string' && meta.namespace !== '') req.namespace = meta.namespace;
   if (object !== undefined) req.object = object;
   if (oldObject !== undefined) req.oldObject = oldObject;
   return req;
