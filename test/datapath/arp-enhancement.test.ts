@@ -14,13 +14,12 @@ import {
   ANNOTATION_NETWORK_TYPE,
   ANNOTATION_SPECIFIED_SUBNET,
   IPInstanceResource,
-  NETWORKING_API_VERSION,
   type IPInstance,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { eventually } from '../fixture/kube.ts';
-import { deletePod, gone, paths, subnet } from '../manager/helpers.ts';
-import { addPod as addPodTo, startTestCluster, type TestCluster } from './cluster-fixture.ts';
+import { deletePod, gone, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
+import { addPod as addPodTo, startTestCluster, type TestCluster, switchSubnets } from './cluster-fixture.ts';
 import { type Harness, inNs, ipBatchNs, ping, sh, type TestNode } from './harness.ts';
 
 let t: TestCluster | undefined;
@@ -105,14 +104,7 @@ beforeAll(async () => {
     beforeNodes: async (harness) => {
       await ipBatchNs(harness.sw, ['addr add 10.230.0.1/24 dev br0']);
     },
-    networks: [
-      {
-        apiVersion: NETWORKING_API_VERSION,
-        kind: 'Network',
-        metadata: { name: 'underlay' },
-        spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [LABEL]: 'true' } },
-      },
-    ],
+    networks: [underlayNetwork('underlay', { [LABEL]: 'true' })],
     subnets: [
       subnet(ARP_SUBNET, 'underlay', '4', '10.230.0.0/24', {
         gateway: '10.230.0.1',
@@ -120,11 +112,7 @@ beforeAll(async () => {
         end: '10.230.0.50',
       }),
       // the nodes' own subnet: the enhancement is skipped there (eth0 has a normal address in it)
-      subnet('node-v4', 'underlay', '4', '192.168.56.0/24', {
-        gateway: '192.168.56.1',
-        start: '192.168.56.100',
-        end: '192.168.56.120',
-      }),
+      ...switchSubnets('underlay', { name: 'node', end4: 120, v6: false }),
     ],
     managerArgs: ['--identity=arp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
     waitNetwork: 'underlay',

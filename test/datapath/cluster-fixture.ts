@@ -15,7 +15,7 @@ import { IPInstanceResource, NodeInfoResource, type IPInstance } from '../../src
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import { clientOf, createNode, createPod, killChild, paths, spawnManager } from '../manager/helpers.ts';
+import { clientOf, createNode, createPod, killChild, paths, spawnManager, subnet } from '../manager/helpers.ts';
 import { cniEnv, Harness, publishNodeAddresses, type TestNode, type TestPod } from './harness.ts';
 
 /** What differs between the test clusters; every field is optional except the manager's arguments. */
@@ -131,6 +131,31 @@ export async function startTestCluster(o: TestClusterOptions): Promise<TestClust
     await stop().catch((e: unknown) => console.error('test cluster teardown after a failed start failed:', e));
     throw err;
   }
+}
+
+/**
+ * Subnets of Network `network` in the switch's own segment (192.168.56.0/24 and fd00:56::/64, gateway the switch's
+ * br0 192.168.56.1 / fd00:56::1; pools from .100 / ::100 so that the node addresses .1N / ::1N stay out):
+ * `<name>-v4` up to 192.168.56.`end4` and, unless `v6` is false, `<name>-v6` up to fd00:56::1ff.
+ */
+export function switchSubnets(network: string, o: { name?: string; end4: number; v6?: boolean }): object[] {
+  const name = o.name ?? network;
+  return [
+    subnet(`${name}-v4`, network, '4', '192.168.56.0/24', {
+      gateway: '192.168.56.1',
+      start: '192.168.56.100',
+      end: `192.168.56.${o.end4}`,
+    }),
+    ...((o.v6 ?? true)
+      ? [
+          subnet(`${name}-v6`, network, '6', 'fd00:56::/64', {
+            gateway: 'fd00:56::1',
+            start: 'fd00:56::100',
+            end: 'fd00:56::1ff',
+          }),
+        ]
+      : []),
+  ];
 }
 
 /** What a pod helper needs of the cluster. */

@@ -16,13 +16,12 @@ import {
   IPInstanceResource,
   NodeInfoResource,
   type IPInstance,
-  NETWORKING_API_VERSION,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually, kubeBinDir } from '../fixture/kube.ts';
-import { createNode, createPod, overlayNetwork, paths, subnet } from '../manager/helpers.ts';
-import { addPod as addPodTo, startTestCluster, type TestCluster } from './cluster-fixture.ts';
+import { createNode, createPod, overlayNetwork, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
+import { addPod as addPodTo, startTestCluster, type TestCluster, switchSubnets } from './cluster-fixture.ts';
 import type { Harness } from './harness.ts';
 import {
   CNI_BIN,
@@ -68,28 +67,11 @@ beforeAll(async () => {
   t = await startTestCluster({
     nodes: [1, 2, 3],
     nodeLabels: { [UNDERLAY_LABEL]: 'true' },
-    networks: [
-      overlayNetwork('overlay', 4),
-      {
-        apiVersion: NETWORKING_API_VERSION,
-        kind: 'Network',
-        metadata: { name: 'underlay' },
-        spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [UNDERLAY_LABEL]: 'true' } },
-      },
-    ],
+    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [UNDERLAY_LABEL]: 'true' })],
     subnets: [
       subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'),
       subnet('overlay-v6', 'overlay', '6', 'fd00:210::/64'),
-      subnet('underlay-v4', 'underlay', '4', '192.168.56.0/24', {
-        gateway: '192.168.56.1',
-        start: '192.168.56.100',
-        end: '192.168.56.200',
-      }),
-      subnet('underlay-v6', 'underlay', '6', 'fd00:56::/64', {
-        gateway: 'fd00:56::1',
-        start: 'fd00:56::100',
-        end: 'fd00:56::1ff',
-      }),
+      ...switchSubnets('underlay', { end4: 200 }),
     ],
     managerArgs: ['--identity=dp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
     waitNetwork: 'underlay',

@@ -12,15 +12,14 @@ import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
   ANNOTATION_SPECIFIED_SUBNET,
-  NETWORKING_API_VERSION,
   NodeInfoResource,
   type NodeInfo,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually } from '../fixture/kube.ts';
-import { overlayNetwork, subnet } from '../manager/helpers.ts';
-import { addPod, startTestCluster, type TestCluster } from './cluster-fixture.ts';
+import { overlayNetwork, subnet, underlayNetwork } from '../manager/helpers.ts';
+import { addPod, startTestCluster, type TestCluster, switchSubnets } from './cluster-fixture.ts';
 import { type Harness, inNs, ipBatchNs, must, sh, type TestNode } from './harness.ts';
 
 let t: TestCluster | undefined;
@@ -60,28 +59,11 @@ beforeAll(async () => {
   t = await startTestCluster({
     nodes: [1, 2],
     nodeLabels: { [LABEL]: 'true' },
-    networks: [
-      overlayNetwork('overlay', 4),
-      {
-        apiVersion: NETWORKING_API_VERSION,
-        kind: 'Network',
-        metadata: { name: 'underlay' },
-        spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [LABEL]: 'true' } },
-      },
-    ],
+    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [LABEL]: 'true' })],
     subnets: [
       subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16'),
       subnet('overlay-v6', 'overlay', '6', 'fd00:211::/64'),
-      subnet('underlay-v4', 'underlay', '4', '192.168.56.0/24', {
-        gateway: '192.168.56.1',
-        start: '192.168.56.100',
-        end: '192.168.56.120',
-      }),
-      subnet('underlay-v6', 'underlay', '6', 'fd00:56::/64', {
-        gateway: 'fd00:56::1',
-        start: 'fd00:56::100',
-        end: 'fd00:56::1ff',
-      }),
+      ...switchSubnets('underlay', { end4: 120 }),
       // a subnet whose gateway exists nowhere
       subnet('nogw-v4', 'underlay', '4', '192.168.57.0/24', { gateway: '192.168.57.1' }),
       subnet('nogw-v6', 'underlay', '6', 'fd00:57::/64', { gateway: 'fd00:57::1' }),
