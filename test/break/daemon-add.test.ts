@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
@@ -21,10 +21,9 @@ import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually } from '../fixture/kube.ts';
 import { createPod, overlayNetwork, paths, subnet } from '../manager/helpers.ts';
-import { startTestCluster, type TestCluster } from '../datapath/cluster-fixture.ts';
+import { useTestCluster } from '../datapath/use-cluster.ts';
 import { cniEnv, type Harness, must, sh, type TestNode } from '../datapath/harness.ts';
 
-let t: TestCluster | undefined;
 let c: KubeClient;
 let h: Harness;
 let node: TestNode;
@@ -64,20 +63,18 @@ async function deletePod(name: string): Promise<void> {
   await c.delete(paths.pods('default', name), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
 }
 
-beforeAll(async () => {
-  t = await startTestCluster({
+useTestCluster(
+  {
     networks: [overlayNetwork('overlay', 4)],
     subnets: [subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16')],
     managerArgs: ['--identity=break-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
     waitNodeInfos: true,
-  });
-  ({ c, h } = t);
-  node = h.node('node1');
-}, 240_000);
-
-afterAll(async () => {
-  await t?.stop();
-}, 60_000);
+  },
+  (t) => {
+    ({ c, h } = t);
+    node = h.node('node1');
+  },
+);
 
 describe('daemon ADD: the pod from the informer or the API server (root + netns (real))', () => {
   it('a pod recreated under the same name gets the new UID’s IPInstance; the old UID is refused', async () => {

@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE } from '../../src/api/index.ts';
 import type { KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { overlayNetwork, paths, subnet } from '../manager/helpers.ts';
-import { preparePod, startTestCluster, type TestCluster } from '../datapath/cluster-fixture.ts';
+import { preparePod } from '../datapath/cluster-fixture.ts';
+import { useTestCluster } from '../datapath/use-cluster.ts';
 import { type Harness, must, ping, type TestNode } from '../datapath/harness.ts';
 
-let t: TestCluster | undefined;
 let c: KubeClient;
 let h: Harness;
 let n1: TestNode;
@@ -66,20 +66,18 @@ function daemonAlive(): boolean {
   return n1.daemon?.exitCode === null && n1.daemon.signalCode === null;
 }
 
-beforeAll(async () => {
-  t = await startTestCluster({
+useTestCluster(
+  {
     publishAddresses: false,
     networks: [overlayNetwork('overlay', 4)],
     subnets: [subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16')],
     managerArgs: ['--identity=brk-manager', '--metrics-port=0'],
-  });
-  ({ c, h } = t);
-  n1 = h.node('node1');
-}, 240_000);
-
-afterAll(async () => {
-  await t?.stop();
-}, 60_000);
+  },
+  (t) => {
+    ({ c, h } = t);
+    n1 = h.node('node1');
+  },
+);
 
 describe('daemon under careless and hostile CNI traffic (root + netns (real))', () => {
   it('DEL before ADD succeeds and touches nothing', async () => {

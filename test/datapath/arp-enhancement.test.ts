@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
@@ -19,10 +19,10 @@ import {
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { eventually } from '../fixture/kube.ts';
 import { deletePod, gone, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
-import { addPod as addPodTo, startTestCluster, type TestCluster, switchSubnets } from './cluster-fixture.ts';
+import { addPod as addPodTo, switchSubnets } from './cluster-fixture.ts';
+import { useTestCluster } from './use-cluster.ts';
 import { type Harness, inNs, ipBatchNs, ping, sh, type TestNode } from './harness.ts';
 
-let t: TestCluster | undefined;
 let c: KubeClient;
 let h: Harness;
 const LABEL = 'hybridnet-test/underlay';
@@ -96,8 +96,8 @@ async function localRoutes(n: TestNode): Promise<string[]> {
   return rows.map((r) => r.dst);
 }
 
-beforeAll(async () => {
-  t = await startTestCluster({
+useTestCluster(
+  {
     nodes: [1, 2],
     nodeLabels: { [LABEL]: 'true' },
     // the gateway of the pod subnet lives on the switch's bridge (the nodes have no address in 10.230.0.0/24)
@@ -118,13 +118,11 @@ beforeAll(async () => {
     waitNetwork: 'underlay',
     daemons: 'sequential',
     daemonFlags: ['--iptables-check-duration=600s'],
-  });
-  ({ c, h } = t);
-}, 240_000);
-
-afterAll(async () => {
-  await t?.stop();
-}, 60_000);
+  },
+  (t) => {
+    ({ c, h } = t);
+  },
+);
 
 /**
  * Captures ARP on the switch's bridge while `action` runs; returns tcpdump's lines once one matches `until` (or

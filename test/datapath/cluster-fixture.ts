@@ -53,7 +53,7 @@ export interface TestClusterOptions {
   beforeStop?: () => Promise<void>;
 }
 
-/** A running test cluster; {@link TestCluster.stop} tears it down (safe to call once, also after a partial start). */
+/** A running test cluster; {@link TestCluster.stop} tears it down. */
 export interface TestCluster {
   kube: KubeFixture;
   c: KubeClient;
@@ -63,7 +63,7 @@ export interface TestCluster {
   manager: ChildProcess;
   /**
    * Runs {@link TestClusterOptions.beforeStop}, kills the manager (SIGKILL), stops the daemons and removes every
-   * namespace ({@link Harness.cleanup}), closes the client and stops kube.
+   * namespace ({@link Harness.cleanup}), closes the client and stops kube. A second call does nothing.
    */
   stop(): Promise<void>;
 }
@@ -79,7 +79,10 @@ export async function startTestCluster(o: TestClusterOptions): Promise<TestClust
   let c: KubeClient | undefined;
   let h: Harness | undefined;
   let manager: ChildProcess | undefined;
+  let stopped = false;
   const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
     await o.beforeStop?.().catch((e: unknown) => console.error('test cluster: beforeStop failed:', e));
     if (manager) await killChild(manager, 'SIGKILL');
     await h?.cleanup();

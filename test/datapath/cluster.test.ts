@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   ANNOTATION_CALICO_POD_IPS,
@@ -21,7 +21,8 @@ import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually, kubeBinDir } from '../fixture/kube.ts';
 import { createNode, createPod, overlayNetwork, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
-import { addPod as addPodTo, startTestCluster, type TestCluster, switchSubnets } from './cluster-fixture.ts';
+import { addPod as addPodTo, switchSubnets } from './cluster-fixture.ts';
+import { useTestCluster } from './use-cluster.ts';
 import type { Harness } from './harness.ts';
 import {
   CNI_BIN,
@@ -37,7 +38,6 @@ import {
   type TestPod,
 } from './harness.ts';
 
-let t: TestCluster | undefined;
 let c: KubeClient;
 let h: Harness;
 const pods = new Map<string, TestPod>();
@@ -63,8 +63,8 @@ async function addPod(n: TestNode, name: string, type: 'Overlay' | 'Underlay', f
   return p;
 }
 
-beforeAll(async () => {
-  t = await startTestCluster({
+useTestCluster(
+  {
     nodes: [1, 2, 3],
     nodeLabels: { [UNDERLAY_LABEL]: 'true' },
     networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [UNDERLAY_LABEL]: 'true' })],
@@ -76,13 +76,11 @@ beforeAll(async () => {
     managerArgs: ['--identity=dp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
     waitNetwork: 'underlay',
     waitNodeInfos: true,
-  });
-  ({ c, h } = t);
-}, 240_000);
-
-afterAll(async () => {
-  await t?.stop();
-}, 60_000);
+  },
+  (t) => {
+    ({ c, h } = t);
+  },
+);
 
 describe('overlay VXLAN (root + netns (real))', () => {
   it('pod ↔ pod on another node and on the same node, IPv4 and IPv6, dual stack', async () => {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
@@ -19,10 +19,10 @@ import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually } from '../fixture/kube.ts';
 import { overlayNetwork, subnet, underlayNetwork } from '../manager/helpers.ts';
-import { addPod, startTestCluster, type TestCluster, switchSubnets } from './cluster-fixture.ts';
+import { addPod, switchSubnets } from './cluster-fixture.ts';
+import { useTestCluster } from './use-cluster.ts';
 import { type Harness, inNs, ipBatchNs, must, sh, type TestNode } from './harness.ts';
 
-let t: TestCluster | undefined;
 let c: KubeClient;
 let h: Harness;
 const LABEL = 'hybridnet-test/underlay';
@@ -55,8 +55,8 @@ async function add(
   return { code: r.code, out: r.out, ips: r.instanceIPs, addMs: r.addMs };
 }
 
-beforeAll(async () => {
-  t = await startTestCluster({
+useTestCluster(
+  {
     nodes: [1, 2],
     nodeLabels: { [LABEL]: 'true' },
     networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [LABEL]: 'true' })],
@@ -72,13 +72,11 @@ beforeAll(async () => {
     waitNetwork: 'underlay',
     // the tests start the daemons (the first one checks a refused start-up)
     daemons: 'none',
-  });
-  ({ c, h } = t);
-}, 240_000);
-
-afterAll(async () => {
-  await t?.stop();
-}, 60_000);
+  },
+  (t) => {
+    ({ c, h } = t);
+  },
+);
 
 describe('daemon start-up (root + netns (real))', () => {
   it('refuses to start while table 40000 holds a route that is not hybridnet’s', async () => {
