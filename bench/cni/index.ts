@@ -13,23 +13,10 @@
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE, NETWORKING_API_VERSION } from '../../src/api/index.ts';
-import type { KubeClient } from '../../src/kube/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { Harness, inNs, sh, type TestNode } from '../../test/datapath/harness.ts';
-import { eventually, startKube } from '../../test/fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-  waitBound,
-} from '../../test/manager/helpers.ts';
+import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE } from '../../src/api/index.ts';
+import { preparePod, startTestCluster, switchSubnets } from '../../test/datapath/cluster-fixture.ts';
+import { inNs, sh, type TestNode } from '../../test/datapath/harness.ts';
+import { overlayNetwork, subnet, underlayNetwork, waitBound } from '../../test/manager/helpers.ts';
 
 const N = Number(process.argv[2] ?? 50);
 const C = Number(process.argv[3] ?? 20);
@@ -52,70 +39,25 @@ async function timed(fn: () => Promise<{ code: number; stdout: string }>, what: 
   return ms;
 }
 
-const kube = await startKube();
-const c: KubeClient = await clientOf(kube);
-const h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
-let manager: ReturnType<typeof spawnManager> | undefined;
-const cleanup = async (): Promise<void> => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  await h.cleanup();
-  c.close();
-  await kube.stop();
-};
+const t = await startTestCluster({
+  nodes: [1, 2],
+  nodeLabels: { 'bench/underlay': 'true' },
+  publishAddresses: false,
+  networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { 'bench/underlay': 'true' })],
+  subnets: [
+    subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'),
+    ...switchSubnets('underlay', { end4: 200, v6: false }),
+  ],
+  managerArgs: ['--identity=bench', '--metrics-port=0'],
+  waitNetwork: 'underlay',
+});
+const { c, h } = t;
 try {
-  await buildCni();
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  const nodes: TestNode[] = [];
-  for (const i of [1, 2]) {
-    await createNode(c, `node${i}`, { 'bench/underlay': 'true' });
-    nodes.push(await h.addNode(i));
-  }
-  const [n1, n2] = nodes as [TestNode, TestNode];
-  await c.create(paths.network(), overlayNetwork('overlay', 4));
-  await c.create(paths.network(), {
-    apiVersion: NETWORKING_API_VERSION,
-    kind: 'Network',
-    metadata: { name: 'underlay' },
-    spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { 'bench/underlay': 'true' } },
-  });
-  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'));
-  await c.create(
-    paths.subnet(),
-    subnet('underlay-v4', 'underlay', '4', '192.168.56.0/24', {
-      gateway: '192.168.56.1',
-      start: '192.168.56.100',
-      end: '192.168.56.200',
-    }),
-  );
-  manager = spawnManager(kube, ['--identity=bench', '--metrics-port=0'], path.join(h.dir, 'manager.log'));
-  await eventually(
-    'underlay nodeList',
-    async () => {
-      const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('underlay'));
-      return (nw.status?.nodeList ?? []).length === 2;
-    },
-    60_000,
-  );
-  await Promise.all(nodes.map((n) => h.startDaemon(n)));
+  const [n1, n2] = t.nodes as [TestNode, TestNode];
 
   // pods + namespaces, IPInstances allocated before timing
-  const mk = async (
-    name: string,
-    node: TestNode,
-    type = 'Overlay',
-  ): Promise<{ name: string; netns: string; uid: string }> => {
-    const pod: V1Pod = await createPod(c, 'default', name, {
-      nodeName: node.name,
-      annotations: { [ANNOTATION_NETWORK_TYPE]: type, [ANNOTATION_IP_FAMILY]: 'IPv4' },
-    });
-    const ns = await h.netns(`${h.prefix}p-${name}`);
-    return { name, netns: `/var/run/netns/${ns}`, uid: pod.metadata?.uid ?? '' };
-  };
+  const mk = (name: string, node: TestNode, type = 'Overlay'): Promise<{ name: string; netns: string; uid: string }> =>
+    preparePod(t, node, name, { annotations: { [ANNOTATION_NETWORK_TYPE]: type, [ANNOTATION_IP_FAMILY]: 'IPv4' } });
   const seq = await Promise.all(Array.from({ length: N }, (_, i) => mk(`s${i}`, n1)));
   const con = await Promise.all(Array.from({ length: C }, (_, i) => mk(`c${i}`, n1)));
   for (const p of [...seq, ...con])
@@ -403,5 +345,5 @@ try {
   console.table(targets);
   rmSync(dataDir, { recursive: true, force: true });
 } finally {
-  await cleanup();
+  await t.stop();
 }

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { V1Pod } from '@kubernetes/client-node';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_SPECIFIED_NETWORK,
@@ -18,21 +17,12 @@ import {
   type NodeInfo,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
+import { eventually } from '../fixture/kube.ts';
+import { overlayNetwork, paths, subnet } from '../manager/helpers.ts';
+import { addPod as addPodTo, startTestCluster, type TestCluster } from '../datapath/cluster-fixture.ts';
 import {
   cniEnv,
-  Harness,
+  type Harness,
   inNs,
   ipOf,
   must,
@@ -43,10 +33,9 @@ import {
   type TestPod,
 } from '../datapath/harness.ts';
 
-let kube: KubeFixture;
+let t: TestCluster | undefined;
 let c: KubeClient;
 let h: Harness;
-let manager: ReturnType<typeof spawnManager> | undefined;
 const pods = new Map<string, TestPod>();
 const RACK = 'hybridnet-test/rack';
 const NET = 'bgp-rack1';
@@ -92,28 +81,14 @@ async function tryAddPod(
   family: string,
   network = NET,
 ): Promise<{ code: number; out: string; pod: TestPod }> {
-  const obj: V1Pod = await createPod(c, 'default', name, {
-    nodeName: n.name,
+  const r = await addPodTo({ c, h }, n, name, {
     annotations: { [ANNOTATION_SPECIFIED_NETWORK]: network, [ANNOTATION_IP_FAMILY]: family },
   });
-  const ns = await h.netns(`${h.prefix}p-${name}`);
-  const p: TestPod = {
-    name,
-    namespace: 'default',
-    ns,
-    netns: `/var/run/netns/${ns}`,
-    node: n,
-    containerID: `ctr${randomBytes(6).toString('hex')}`,
-    ips: [],
-    result: undefined,
-  };
-  const r = await h.cni('ADD', cniEnv({ ...p, uid: obj.metadata?.uid ?? '' }), h.netconf(n));
-  if (r.code === 0) {
-    p.ips = (r.json as { ips: { address: string }[] }).ips.map((i) => i.address);
-    p.result = r.json;
-    pods.set(name, p);
-  }
-  return { code: r.code, out: r.stdout + r.stderr, pod: p };
+  // the pod as the tests use it: later CNI calls of this file carry no K8S_POD_UID
+  const { namespace, ns, netns, node, containerID, ips, result } = r.pod;
+  const p: TestPod = { name, namespace, ns, netns, node, containerID, ips, result };
+  if (r.code === 0) pods.set(name, p);
+  return { code: r.code, out: r.out, pod: p };
 }
 
 async function addPod(n: TestNode, name: string, family = 'IPv4', network = NET): Promise<TestPod> {
@@ -171,67 +146,65 @@ function killSpeakersSync(): void {
 
 beforeAll(async () => {
   process.once('exit', killSpeakersSync);
-  await buildCni();
-  kube = await startKube();
-  c = await clientOf(kube);
-  h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  // the switch namespace is the ToR: BIRD 2 learns the nodes' routes into its kernel table
-  writeFileSync(path.join(h.dir, 'bird.conf'), torConf());
-  await must('bird', ['-p', '-c', path.join(h.dir, 'bird.conf')]);
-  await must('ip', [
-    'netns',
-    'exec',
-    h.sw,
-    'bird',
-    '-c',
-    path.join(h.dir, 'bird.conf'),
-    '-s',
-    birdCtl(),
-    '-P',
-    birdPid(),
-  ]);
-  for (const i of [1, 2]) {
-    await createNode(c, `node${i}`, { [RACK]: '1' });
-    await h.addNode(i);
-  }
-  await c.create(paths.network(), overlayNetwork('overlay', 4));
-  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'));
-  await c.create(paths.network(), {
-    apiVersion: NETWORKING_API_VERSION,
-    kind: 'Network',
-    metadata: { name: NET },
-    spec: { type: 'Underlay', mode: 'BGP', netID: 64513, nodeSelector: { [RACK]: '1' }, config: { bgpPeers: PEERS } },
-  });
-  await c.create(paths.subnet(), subnet('bgp-v4', NET, '4', '10.220.0.0/24'));
-  await c.create(paths.subnet(), subnet('bgp-v6', NET, '6', 'fd00:220::/64'));
-  manager = spawnManager(
-    kube,
-    ['--identity=bgp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
-    path.join(h.dir, 'manager.log'),
-  );
-  await eventually(
-    'manager put both nodes into the BGP network',
-    async () => {
-      const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network(NET));
-      return (nw.status?.nodeList ?? []).length === 2;
+  t = await startTestCluster({
+    nodes: [1, 2],
+    nodeLabels: { [RACK]: '1' },
+    publishAddresses: false,
+    beforeNodes: async (harness) => {
+      h = harness;
+      // the switch namespace is the ToR: BIRD 2 learns the nodes' routes into its kernel table
+      writeFileSync(path.join(h.dir, 'bird.conf'), torConf());
+      await must('bird', ['-p', '-c', path.join(h.dir, 'bird.conf')]);
+      await must('ip', [
+        'netns',
+        'exec',
+        h.sw,
+        'bird',
+        '-c',
+        path.join(h.dir, 'bird.conf'),
+        '-s',
+        birdCtl(),
+        '-P',
+        birdPid(),
+      ]);
     },
-    60_000,
-  );
-  await Promise.all([...h.nodes.values()].map((n) => h.startDaemon(n)));
+    networks: [
+      overlayNetwork('overlay', 4),
+      {
+        apiVersion: NETWORKING_API_VERSION,
+        kind: 'Network',
+        metadata: { name: NET },
+        spec: {
+          type: 'Underlay',
+          mode: 'BGP',
+          netID: 64513,
+          nodeSelector: { [RACK]: '1' },
+          config: { bgpPeers: PEERS },
+        },
+      },
+    ],
+    subnets: [
+      subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'),
+      subnet('bgp-v4', NET, '4', '10.220.0.0/24'),
+      subnet('bgp-v6', NET, '6', 'fd00:220::/64'),
+    ],
+    managerArgs: ['--identity=bgp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
+    waitNetwork: NET,
+    beforeStop: stopSpeakers,
+  });
+  ({ c, h } = t);
   await eventually('ToR peers Established', () => peersEstablished(['n1', 'n2', 'n1v6', 'n2v6']), 30_000);
 }, 240_000);
 
-afterAll(async () => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  // gobgpd (detached by design) and BIRD (daemonizes) are no children of the harness: kill them by their pid files
-  // before the harness removes its directory
-  const pids = h ? [...h.nodes.values()].map(gobgpdPid) : [];
+/** gobgpd pids read before the harness removes its directory; killed after the daemons are gone. */
+let gobgpdPids: (number | undefined)[] = [];
+
+/**
+ * gobgpd (detached by design) and BIRD (daemonizes) are no children of the harness: BIRD is killed and the gobgpd
+ * pids are read from their pid files before the harness removes its directory.
+ */
+async function stopSpeakers(): Promise<void> {
+  gobgpdPids = h ? [...h.nodes.values()].map(gobgpdPid) : [];
   let bird: number | undefined;
   try {
     bird = Number(readFileSync(birdPid(), 'utf8').trim()) || undefined;
@@ -239,10 +212,11 @@ afterAll(async () => {
     // BIRD never started
   }
   if (bird) await sh('kill', [String(bird)]);
-  await h?.cleanup();
-  for (const pid of pids) if (pid) await sh('kill', ['-9', String(pid)]);
-  c?.close();
-  await kube?.stop();
+}
+
+afterAll(async () => {
+  await t?.stop();
+  for (const pid of gobgpdPids) if (pid) await sh('kill', ['-9', String(pid)]);
 }, 60_000);
 
 describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {

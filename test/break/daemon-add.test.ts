@@ -8,38 +8,25 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import type { V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
   IPInstanceResource,
   LABEL_POD_UID,
-  NodeInfoResource,
   type IPInstance,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
-import { cniEnv, Harness, must, publishNodeAddresses, sh, type TestNode } from '../datapath/harness.ts';
+import { eventually } from '../fixture/kube.ts';
+import { createPod, overlayNetwork, paths, subnet } from '../manager/helpers.ts';
+import { useTestCluster } from '../datapath/use-cluster.ts';
+import { cniEnv, type Harness, must, sh, type TestNode } from '../datapath/harness.ts';
 
-let kube: KubeFixture;
 let c: KubeClient;
 let h: Harness;
 let node: TestNode;
-let manager: ChildProcess | undefined;
 
 const annotations = { [ANNOTATION_NETWORK_TYPE]: 'Overlay', [ANNOTATION_IP_FAMILY]: 'IPv4' };
 
@@ -76,40 +63,18 @@ async function deletePod(name: string): Promise<void> {
   await c.delete(paths.pods('default', name), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
 }
 
-beforeAll(async () => {
-  await buildCni();
-  kube = await startKube();
-  c = await clientOf(kube);
-  h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  await createNode(c, 'node1');
-  node = await h.addNode(1);
-  await publishNodeAddresses(c, node);
-  await c.create(paths.network(), overlayNetwork('overlay', 4));
-  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16'));
-  manager = spawnManager(
-    kube,
-    ['--identity=break-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
-    path.join(h.dir, 'manager.log'),
-  );
-  await h.startDaemon(node);
-  await eventually('the NodeInfo of node1', async () => {
-    const l = await c.get<{ items: unknown[] }>(resourcePath(NodeInfoResource));
-    return l.items.length === 1;
-  });
-}, 240_000);
-
-afterAll(async () => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  await h?.cleanup();
-  c?.close();
-  await kube?.stop();
-}, 60_000);
+useTestCluster(
+  {
+    networks: [overlayNetwork('overlay', 4)],
+    subnets: [subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16')],
+    managerArgs: ['--identity=break-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
+    waitNodeInfos: true,
+  },
+  (t) => {
+    ({ c, h } = t);
+    node = h.node('node1');
+  },
+);
 
 describe('daemon ADD: the pod from the informer or the API server (root + netns (real))', () => {
   it('a pod recreated under the same name gets the new UID’s IPInstance; the old UID is refused', async () => {

@@ -5,34 +5,22 @@
  * concurrent connections on the socket. Checked afterwards: the daemon is alive, no host veth or attachment record is
  * left behind, every pod address is wired exactly once.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ANNOTATION_IP_FAMILY, ANNOTATION_NETWORK_TYPE } from '../../src/api/index.ts';
 import type { KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
-import { Harness, must, ping, type TestNode } from '../datapath/harness.ts';
+import { overlayNetwork, paths, subnet } from '../manager/helpers.ts';
+import { preparePod } from '../datapath/cluster-fixture.ts';
+import { useTestCluster } from '../datapath/use-cluster.ts';
+import { type Harness, must, ping, type TestNode } from '../datapath/harness.ts';
 
-let kube: KubeFixture;
 let c: KubeClient;
 let h: Harness;
 let n1: TestNode;
-let manager: ReturnType<typeof spawnManager> | undefined;
 
 interface PodRef {
   name: string;
@@ -52,12 +40,10 @@ function env(p: PodRef, extra: Record<string, string> = {}): Record<string, stri
 }
 
 async function newPod(name: string, scheduled = true): Promise<PodRef> {
-  await createPod(c, 'default', name, {
-    ...(scheduled ? { nodeName: n1.name } : {}),
+  return preparePod({ c, h }, n1, name, {
+    scheduled,
     annotations: { [ANNOTATION_NETWORK_TYPE]: 'Overlay', [ANNOTATION_IP_FAMILY]: 'IPv4' },
   });
-  const ns = await h.netns(`${h.prefix}p-${name}`);
-  return { name, ns, netns: `/var/run/netns/${ns}`, containerID: `ctr${randomBytes(6).toString('hex')}` };
 }
 
 /** Host veths of pods on node1. */
@@ -80,31 +66,18 @@ function daemonAlive(): boolean {
   return n1.daemon?.exitCode === null && n1.daemon.signalCode === null;
 }
 
-beforeAll(async () => {
-  await buildCni();
-  kube = await startKube();
-  c = await clientOf(kube);
-  h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  await createNode(c, 'node1');
-  n1 = await h.addNode(1);
-  await c.create(paths.network(), overlayNetwork('overlay', 4));
-  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'));
-  manager = spawnManager(kube, ['--identity=brk-manager', '--metrics-port=0'], path.join(h.dir, 'manager.log'));
-  await h.startDaemon(n1);
-}, 240_000);
-
-afterAll(async () => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  await h?.cleanup();
-  c?.close();
-  await kube?.stop();
-}, 60_000);
+useTestCluster(
+  {
+    publishAddresses: false,
+    networks: [overlayNetwork('overlay', 4)],
+    subnets: [subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16')],
+    managerArgs: ['--identity=brk-manager', '--metrics-port=0'],
+  },
+  (t) => {
+    ({ c, h } = t);
+    n1 = h.node('node1');
+  },
+);
 
 describe('daemon under careless and hostile CNI traffic (root + netns (real))', () => {
   it('DEL before ADD succeeds and touches nothing', async () => {

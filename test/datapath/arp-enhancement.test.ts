@@ -7,37 +7,24 @@
  * address to the next local pod, deleting the last one removes it; node1's own address is untouched throughout.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
   ANNOTATION_SPECIFIED_SUBNET,
   IPInstanceResource,
-  NETWORKING_API_VERSION,
   type IPInstance,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  deletePod,
-  gone,
-  killChild,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
-import { Harness, inNs, ipBatchNs, ping, publishNodeAddresses, sh, type TestNode } from './harness.ts';
+import { eventually } from '../fixture/kube.ts';
+import { deletePod, gone, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
+import { addPod as addPodTo, switchSubnets } from './cluster-fixture.ts';
+import { useTestCluster } from './use-cluster.ts';
+import { type Harness, inNs, ipBatchNs, ping, sh, type TestNode } from './harness.ts';
 
-let kube: KubeFixture;
 let c: KubeClient;
 let h: Harness;
-let manager: ReturnType<typeof spawnManager> | undefined;
 const LABEL = 'hybridnet-test/underlay';
 const ARP_SUBNET = 'arp-v4';
 
@@ -50,28 +37,16 @@ interface AddedPod {
 
 /** Creates a Pod of subnet `sub` on `n`, waits for its IPInstance and runs CNI ADD (must succeed). */
 async function addPod(n: TestNode, name: string, sub = ARP_SUBNET): Promise<AddedPod> {
-  const obj = await createPod(c, 'default', name, {
-    nodeName: n.name,
+  const r = await addPodTo({ c, h }, n, name, {
     annotations: {
       [ANNOTATION_NETWORK_TYPE]: 'Underlay',
       [ANNOTATION_IP_FAMILY]: 'IPv4Only',
       [ANNOTATION_SPECIFIED_SUBNET]: sub,
     },
+    waitInstances: 1,
   });
-  const ip = await eventually(`IPInstance of ${name}`, async () => {
-    const l = await c.get<{ items: IPInstance[] }>(resourcePath(IPInstanceResource, 'default'));
-    return l.items.find((i) => i.spec.binding?.podName === name)?.spec.address.ip.split('/')[0];
-  });
-  const ns = await h.netns(`${h.prefix}p-${name}`);
-  const env = {
-    CNI_CONTAINERID: `ctr${randomBytes(6).toString('hex')}`,
-    CNI_NETNS: `/var/run/netns/${ns}`,
-    CNI_IFNAME: 'eth0',
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_UID=${obj.metadata?.uid ?? ''}`,
-  };
-  const r = await h.cni('ADD', env, h.netconf(n));
-  expect(r.code, `ADD ${name}: ${r.stdout}${r.stderr}`).toBe(0);
-  return { name, ip, ns, env };
+  expect(r.code, `ADD ${name}: ${r.out}`).toBe(0);
+  return { name, ip: r.instanceIPs[0] ?? '', ns: r.pod.ns, env: r.pod.env };
 }
 
 /**
@@ -121,68 +96,33 @@ async function localRoutes(n: TestNode): Promise<string[]> {
   return rows.map((r) => r.dst);
 }
 
-beforeAll(async () => {
-  await buildCni();
-  kube = await startKube();
-  c = await clientOf(kube);
-  h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  // the gateway of the pod subnet lives on the switch's bridge (the nodes have no address in 10.230.0.0/24)
-  await ipBatchNs(h.sw, ['addr add 10.230.0.1/24 dev br0']);
-  for (const i of [1, 2]) {
-    await createNode(c, `node${i}`, { [LABEL]: 'true' });
-    await publishNodeAddresses(c, await h.addNode(i));
-  }
-  await c.create(paths.network(), {
-    apiVersion: NETWORKING_API_VERSION,
-    kind: 'Network',
-    metadata: { name: 'underlay' },
-    spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [LABEL]: 'true' } },
-  });
-  await c.create(
-    paths.subnet(),
-    subnet(ARP_SUBNET, 'underlay', '4', '10.230.0.0/24', {
-      gateway: '10.230.0.1',
-      start: '10.230.0.10',
-      end: '10.230.0.50',
-    }),
-  );
-  // the nodes' own subnet: the enhancement is skipped there (eth0 has a normal address in it)
-  await c.create(
-    paths.subnet(),
-    subnet('node-v4', 'underlay', '4', '192.168.56.0/24', {
-      gateway: '192.168.56.1',
-      start: '192.168.56.100',
-      end: '192.168.56.120',
-    }),
-  );
-  manager = spawnManager(
-    kube,
-    ['--identity=arp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
-    path.join(h.dir, 'manager.log'),
-  );
-  for (const n of h.nodes.values()) await h.startDaemon(n, ['--iptables-check-duration=600s']);
-  await eventually(
-    'manager put both nodes into the underlay network',
-    async () => {
-      const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('underlay'));
-      return (nw.status?.nodeList ?? []).length === 2;
+useTestCluster(
+  {
+    nodes: [1, 2],
+    nodeLabels: { [LABEL]: 'true' },
+    // the gateway of the pod subnet lives on the switch's bridge (the nodes have no address in 10.230.0.0/24)
+    beforeNodes: async (harness) => {
+      await ipBatchNs(harness.sw, ['addr add 10.230.0.1/24 dev br0']);
     },
-    60_000,
-  );
-}, 240_000);
-
-afterAll(async () => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  await h?.cleanup();
-  c?.close();
-  await kube?.stop();
-}, 60_000);
+    networks: [underlayNetwork('underlay', { [LABEL]: 'true' })],
+    subnets: [
+      subnet(ARP_SUBNET, 'underlay', '4', '10.230.0.0/24', {
+        gateway: '10.230.0.1',
+        start: '10.230.0.10',
+        end: '10.230.0.50',
+      }),
+      // the nodes' own subnet: the enhancement is skipped there (eth0 has a normal address in it)
+      ...switchSubnets('underlay', { name: 'node', end4: 120, v6: false }),
+    ],
+    managerArgs: ['--identity=arp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
+    waitNetwork: 'underlay',
+    daemons: 'sequential',
+    daemonFlags: ['--iptables-check-duration=600s'],
+  },
+  (t) => {
+    ({ c, h } = t);
+  },
+);
 
 /**
  * Captures ARP on the switch's bridge while `action` runs; returns tcpdump's lines once one matches `until` (or

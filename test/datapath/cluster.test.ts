@@ -4,10 +4,9 @@
  * plugin binary. Every assertion is about traffic (ping, TCP source address at the receiver, VXLAN on the wire),
  * not about reading back our own configuration.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   ANNOTATION_CALICO_POD_IPS,
@@ -17,26 +16,17 @@ import {
   IPInstanceResource,
   NodeInfoResource,
   type IPInstance,
-  NETWORKING_API_VERSION,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, kubeBinDir, startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
+import { eventually, kubeBinDir } from '../fixture/kube.ts';
+import { createNode, createPod, overlayNetwork, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
+import { addPod as addPodTo, switchSubnets } from './cluster-fixture.ts';
+import { useTestCluster } from './use-cluster.ts';
+import type { Harness } from './harness.ts';
 import {
   CNI_BIN,
   cniEnv,
-  Harness,
   inNs,
   ipOf,
   must,
@@ -48,10 +38,8 @@ import {
   type TestPod,
 } from './harness.ts';
 
-let kube: KubeFixture;
 let c: KubeClient;
 let h: Harness;
-let manager: ReturnType<typeof spawnManager> | undefined;
 const pods = new Map<string, TestPod>();
 
 const UNDERLAY_LABEL = 'hybridnet-test/underlay';
@@ -64,98 +52,35 @@ function pod(name: string): TestPod {
 
 /** Creates the Pod object + a pod namespace and runs CNI ADD on `n`. */
 async function addPod(n: TestNode, name: string, type: 'Overlay' | 'Underlay', family = 'DualStack'): Promise<TestPod> {
-  const obj: V1Pod = await createPod(c, 'default', name, {
-    nodeName: n.name,
+  const r = await addPodTo({ c, h }, n, name, {
     annotations: { [ANNOTATION_NETWORK_TYPE]: type, [ANNOTATION_IP_FAMILY]: family },
   });
-  const ns = await h.netns(`${h.prefix}p-${name}`);
-  const p: TestPod = {
-    name,
-    namespace: 'default',
-    ns,
-    netns: `/var/run/netns/${ns}`,
-    node: n,
-    containerID: `ctr${randomBytes(6).toString('hex')}`,
-    ips: [],
-    result: undefined,
-  };
-  const r = await h.cni('ADD', cniEnv({ ...p, uid: obj.metadata?.uid ?? '' }), h.netconf(n));
-  expect(r.code, `ADD ${name}: ${r.stdout}${r.stderr}`).toBe(0);
-  const result = r.json as { ips: { address: string }[] };
-  p.ips = result.ips.map((i) => i.address);
-  p.result = r.json;
+  expect(r.code, `ADD ${name}: ${r.out}`).toBe(0);
+  // the pod as the tests use it: later CNI calls of this file carry no K8S_POD_UID
+  const { namespace, ns, netns, node, containerID, ips, result } = r.pod;
+  const p: TestPod = { name, namespace, ns, netns, node, containerID, ips, result };
   pods.set(name, p);
   return p;
 }
 
-beforeAll(async () => {
-  await buildCni();
-  kube = await startKube();
-  c = await clientOf(kube);
-  const port = Number(new URL(kube.server).port);
-  h = new Harness(port, kube.kubeconfigPath);
-  // no controller-manager here: the admission plugin wants the namespace's default ServiceAccount
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  for (const i of [1, 2, 3]) {
-    await createNode(c, `node${i}`, { [UNDERLAY_LABEL]: 'true' });
-    await publishNodeAddresses(c, await h.addNode(i));
-  }
-  await c.create(paths.network(), overlayNetwork('overlay', 4));
-  await c.create(paths.network(), {
-    apiVersion: NETWORKING_API_VERSION,
-    kind: 'Network',
-    metadata: { name: 'underlay' },
-    spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [UNDERLAY_LABEL]: 'true' } },
-  });
-  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'));
-  await c.create(paths.subnet(), subnet('overlay-v6', 'overlay', '6', 'fd00:210::/64'));
-  await c.create(
-    paths.subnet(),
-    subnet('underlay-v4', 'underlay', '4', '192.168.56.0/24', {
-      gateway: '192.168.56.1',
-      start: '192.168.56.100',
-      end: '192.168.56.200',
-    }),
-  );
-  await c.create(
-    paths.subnet(),
-    subnet('underlay-v6', 'underlay', '6', 'fd00:56::/64', {
-      gateway: 'fd00:56::1',
-      start: 'fd00:56::100',
-      end: 'fd00:56::1ff',
-    }),
-  );
-  manager = spawnManager(
-    kube,
-    ['--identity=dp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
-    path.join(h.dir, 'manager.log'),
-  );
-  await eventually(
-    'manager put node1 into the underlay network',
-    async () => {
-      const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('underlay'));
-      return (nw.status?.nodeList ?? []).length === 3;
-    },
-    60_000,
-  );
-  await Promise.all([...h.nodes.values()].map((n) => h.startDaemon(n)));
-  await eventually('three NodeInfos', async () => {
-    const l = await c.get<{ items: unknown[] }>(resourcePath(NodeInfoResource));
-    return l.items.length === 3;
-  });
-}, 240_000);
-
-afterAll(async () => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  await h?.cleanup();
-  c?.close();
-  await kube?.stop();
-}, 60_000);
+useTestCluster(
+  {
+    nodes: [1, 2, 3],
+    nodeLabels: { [UNDERLAY_LABEL]: 'true' },
+    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [UNDERLAY_LABEL]: 'true' })],
+    subnets: [
+      subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'),
+      subnet('overlay-v6', 'overlay', '6', 'fd00:210::/64'),
+      ...switchSubnets('underlay', { end4: 200 }),
+    ],
+    managerArgs: ['--identity=dp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
+    waitNetwork: 'underlay',
+    waitNodeInfos: true,
+  },
+  (t) => {
+    ({ c, h } = t);
+  },
+);
 
 describe('overlay VXLAN (root + netns (real))', () => {
   it('pod ↔ pod on another node and on the same node, IPv4 and IPv6, dual stack', async () => {

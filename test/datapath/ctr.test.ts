@@ -32,19 +32,10 @@ import {
   type IPInstance,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
-import { CNI_BIN, Harness, ping, sh, type TestNode } from './harness.ts';
+import { eventually } from '../fixture/kube.ts';
+import { createPod, killChild, overlayNetwork, subnet } from '../manager/helpers.ts';
+import { startTestCluster, type TestCluster } from './cluster-fixture.ts';
+import { CNI_BIN, type Harness, ping, sh, type TestNode } from './harness.ts';
 
 const isRoot = process.getuid?.() === 0;
 const have = (p: string): boolean =>
@@ -62,10 +53,9 @@ describe.skipIf(!isRoot || !haveTools)(
     const confFile = path.join(CONF_DIR, `00-hn${tag}.conflist`);
     const pluginFile = path.join(BIN_DIR, pluginName);
     let created: string[] = [];
-    let kube: KubeFixture;
+    let cluster: TestCluster | undefined;
     let c: KubeClient;
     let h: Harness;
-    let manager: ChildProcess | undefined;
     let containerd: ChildProcess | undefined;
     let base = '';
     let sock = '';
@@ -119,43 +109,46 @@ describe.skipIf(!isRoot || !haveTools)(
       return l.items.filter((i) => i.status?.podName === pod || i.metadata?.labels?.[LABEL_POD] === pod);
     }
 
+    /** containerd's tasks and containers, containerd itself, then the mounts it left (before the directory goes). */
+    async function stopContainerd(): Promise<void> {
+      if (containerd && sock) {
+        const tasks = (await ctr('task', 'ls', '-q')).stdout.split('\n').filter(Boolean);
+        for (const t of tasks) {
+          await ctr('task', 'kill', '-s', 'KILL', t);
+          await ctr('task', 'rm', '-f', t);
+        }
+        for (const ct of (await ctr('container', 'ls', '-q')).stdout.split('\n').filter(Boolean))
+          await ctr('container', 'rm', ct);
+      }
+      if (containerd) await killChild(containerd, 'SIGTERM');
+      // mounts left under the containerd root (rootfs bind mounts of killed tasks) before the directory goes
+      if (base) {
+        const mounts = (await sh('sh', ['-c', `grep -o '${base}/[^ ]*' /proc/mounts | sort -r`])).stdout;
+        for (const m of mounts.split('\n').filter(Boolean)) await sh('umount', ['-l', m]);
+      }
+    }
+
     beforeAll(async () => {
       for (const d of ['/etc/cni', CONF_DIR, '/opt/cni', BIN_DIR])
         if (!existsSync(d)) {
           mkdirSync(d);
           created.push(d);
         }
-      await buildCni();
+      cluster = await startTestCluster({
+        nodes: [1, 2],
+        publishAddresses: false,
+        networks: [overlayNetwork('overlay', 4)],
+        subnets: [subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16')],
+        managerArgs: ['--identity=ctr-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
+        managerEnv: { DEFAULT_NETWORK_TYPE: 'Overlay' },
+        waitNetwork: 'overlay',
+        beforeStop: stopContainerd,
+      });
+      ({ c, h } = cluster);
       copyFileSync(CNI_BIN, pluginFile);
-      kube = await startKube();
-      c = await clientOf(kube);
-      h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
       base = path.join(h.dir, 'ctrd');
       sock = path.join(base, 'c.sock');
       mkdirSync(base, { recursive: true });
-      await c.create('/api/v1/namespaces/default/serviceaccounts', {
-        apiVersion: 'v1',
-        kind: 'ServiceAccount',
-        metadata: { name: 'default' },
-      });
-      await h.up();
-      for (const i of [1, 2]) {
-        await createNode(c, `node${i}`);
-        await h.addNode(i);
-      }
-      await c.create(paths.network(), overlayNetwork('overlay', 4));
-      await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16'));
-      manager = spawnManager(
-        kube,
-        ['--identity=ctr-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
-        path.join(h.dir, 'manager.log'),
-        { DEFAULT_NETWORK_TYPE: 'Overlay' },
-      );
-      await eventually('manager put both nodes into the overlay network', async () => {
-        const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('overlay'));
-        return (nw.status?.nodeList ?? []).length === 2;
-      });
-      await Promise.all([...h.nodes.values()].map((n) => h.startDaemon(n)));
       writeFileSync(
         path.join(base, 'config.toml'),
         [
@@ -181,25 +174,7 @@ describe.skipIf(!isRoot || !haveTools)(
     }, 240_000);
 
     afterAll(async () => {
-      if (containerd && sock) {
-        const tasks = (await ctr('task', 'ls', '-q')).stdout.split('\n').filter(Boolean);
-        for (const t of tasks) {
-          await ctr('task', 'kill', '-s', 'KILL', t);
-          await ctr('task', 'rm', '-f', t);
-        }
-        for (const ct of (await ctr('container', 'ls', '-q')).stdout.split('\n').filter(Boolean))
-          await ctr('container', 'rm', ct);
-      }
-      if (containerd) await killChild(containerd, 'SIGTERM');
-      if (manager) await killChild(manager, 'SIGKILL');
-      // mounts left under the containerd root (rootfs bind mounts of killed tasks) before the directory goes
-      if (base) {
-        const mounts = (await sh('sh', ['-c', `grep -o '${base}/[^ ]*' /proc/mounts | sort -r`])).stdout;
-        for (const m of mounts.split('\n').filter(Boolean)) await sh('umount', ['-l', m]);
-      }
-      await h?.cleanup();
-      c?.close();
-      await kube?.stop();
+      await cluster?.stop();
       rmSync(confFile, { force: true });
       rmSync(pluginFile, { force: true });
       for (const d of created.reverse()) {

@@ -352,16 +352,19 @@ export function ipOf(p: { name: string; ips: string[] }, family: 4 | 6): string 
   return ip.split('/')[0] ?? '';
 }
 
-/** CNI environment of a kubelet-style call for pod `p` of namespace `default` (CNI_ARGS with K8S_POD_*). */
+/**
+ * CNI environment of a kubelet-style call for pod `p` of `p.namespace` (default `default`): CNI_ARGS with
+ * K8S_POD_NAMESPACE / K8S_POD_NAME and, when `p.uid` is set, K8S_POD_UID.
+ */
 export function cniEnv(
-  p: { containerID: string; netns: string; name: string; uid?: string },
+  p: { containerID: string; netns: string; name: string; namespace?: string; uid?: string },
   ifName = 'eth0',
 ): Record<string, string> {
   return {
     CNI_CONTAINERID: p.containerID,
     CNI_NETNS: p.netns,
     CNI_IFNAME: ifName,
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name}${p.uid ? `;K8S_POD_UID=${p.uid}` : ''}`,
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace ?? 'default'};K8S_POD_NAME=${p.name}${p.uid ? `;K8S_POD_UID=${p.uid}` : ''}`,
   };
 }
 

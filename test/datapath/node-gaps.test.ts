@@ -5,40 +5,26 @@
  * before the periodic resync, the VLAN gateway / duplicate-IP ARP checks at ADD, and the pod family taken from the
  * namespace annotation. Two node namespaces, a real kube-apiserver and manager, real daemons, the real CNI plugin.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
   ANNOTATION_SPECIFIED_SUBNET,
-  IPInstanceResource,
-  NETWORKING_API_VERSION,
   NodeInfoResource,
-  type IPInstance,
   type NodeInfo,
 } from '../../src/api/index.ts';
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
-import { buildCni } from '../../tools/build-cni.ts';
-import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import {
-  clientOf,
-  createNode,
-  createPod,
-  killChild,
-  overlayNetwork,
-  paths,
-  spawnManager,
-  subnet,
-} from '../manager/helpers.ts';
-import { Harness, inNs, ipBatchNs, must, publishNodeAddresses, sh, type TestNode } from './harness.ts';
+import { eventually } from '../fixture/kube.ts';
+import { overlayNetwork, subnet, underlayNetwork } from '../manager/helpers.ts';
+import { addPod, switchSubnets } from './cluster-fixture.ts';
+import { useTestCluster } from './use-cluster.ts';
+import { type Harness, inNs, ipBatchNs, must, sh, type TestNode } from './harness.ts';
 
-let kube: KubeFixture;
 let c: KubeClient;
 let h: Harness;
-let manager: ReturnType<typeof spawnManager> | undefined;
 const LABEL = 'hybridnet-test/underlay';
 /** Daemon flags of this file: no periodic resync during the test (events only), short VLAN gateway check. */
 const FLAGS = ['--iptables-check-duration=600s', '--vlan-check-timeout=1s'];
@@ -60,94 +46,37 @@ async function add(
   annotations: Record<string, string>,
   opts: { namespace?: string; expectInstances?: number; before?: (ips: string[]) => Promise<void> } = {},
 ): Promise<{ code: number; out: string; ips: string[]; addMs: number }> {
-  const namespace = opts.namespace ?? 'default';
-  const obj = await createPod(c, namespace, name, { nodeName: n.name, annotations });
-  let ips: string[] = [];
-  await eventually(`IPInstances of ${name}`, async () => {
-    const l = await c.get<{ items: IPInstance[] }>(resourcePath(IPInstanceResource, namespace));
-    ips = l.items.filter((i) => i.spec.binding?.podName === name).map((i) => i.spec.address.ip.split('/')[0] ?? '');
-    return ips.length >= (opts.expectInstances ?? 1);
+  const r = await addPod({ c, h }, n, name, {
+    annotations,
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    waitInstances: opts.expectInstances ?? 1,
+    ...(opts.before ? { beforeAdd: opts.before } : {}),
   });
-  await opts.before?.(ips);
-  const ns = await h.netns(`${h.prefix}p-${name}`);
-  const t0 = Date.now();
-  const r = await h.cni(
-    'ADD',
-    {
-      CNI_CONTAINERID: `ctr${randomBytes(6).toString('hex')}`,
-      CNI_NETNS: `/var/run/netns/${ns}`,
-      CNI_IFNAME: 'eth0',
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name};K8S_POD_UID=${obj.metadata?.uid ?? ''}`,
-    },
-    h.netconf(n),
-  );
-  return { code: r.code, out: r.stdout + r.stderr, ips, addMs: Date.now() - t0 };
+  return { code: r.code, out: r.out, ips: r.instanceIPs, addMs: r.addMs };
 }
 
-beforeAll(async () => {
-  await buildCni();
-  kube = await startKube();
-  c = await clientOf(kube);
-  h = new Harness(Number(new URL(kube.server).port), kube.kubeconfigPath);
-  await c.create('/api/v1/namespaces/default/serviceaccounts', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'default' },
-  });
-  await h.up();
-  for (const i of [1, 2]) {
-    await createNode(c, `node${i}`, { [LABEL]: 'true' });
-    await publishNodeAddresses(c, await h.addNode(i));
-  }
-  await c.create(paths.network(), overlayNetwork('overlay', 4));
-  await c.create(paths.network(), {
-    apiVersion: NETWORKING_API_VERSION,
-    kind: 'Network',
-    metadata: { name: 'underlay' },
-    spec: { type: 'Underlay', mode: 'VLAN', netID: 0, nodeSelector: { [LABEL]: 'true' } },
-  });
-  await c.create(paths.subnet(), subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16'));
-  await c.create(paths.subnet(), subnet('overlay-v6', 'overlay', '6', 'fd00:211::/64'));
-  await c.create(
-    paths.subnet(),
-    subnet('underlay-v4', 'underlay', '4', '192.168.56.0/24', {
-      gateway: '192.168.56.1',
-      start: '192.168.56.100',
-      end: '192.168.56.120',
-    }),
-  );
-  await c.create(
-    paths.subnet(),
-    subnet('underlay-v6', 'underlay', '6', 'fd00:56::/64', {
-      gateway: 'fd00:56::1',
-      start: 'fd00:56::100',
-      end: 'fd00:56::1ff',
-    }),
-  );
-  // a subnet whose gateway exists nowhere
-  await c.create(paths.subnet(), subnet('nogw-v4', 'underlay', '4', '192.168.57.0/24', { gateway: '192.168.57.1' }));
-  await c.create(paths.subnet(), subnet('nogw-v6', 'underlay', '6', 'fd00:57::/64', { gateway: 'fd00:57::1' }));
-  manager = spawnManager(
-    kube,
-    ['--identity=gaps-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
-    path.join(h.dir, 'manager.log'),
-  );
-  await eventually(
-    'manager put both nodes into the underlay network',
-    async () => {
-      const nw = await c.get<{ status?: { nodeList?: string[] } }>(paths.network('underlay'));
-      return (nw.status?.nodeList ?? []).length === 2;
-    },
-    60_000,
-  );
-}, 240_000);
-
-afterAll(async () => {
-  if (manager) await killChild(manager, 'SIGKILL');
-  await h?.cleanup();
-  c?.close();
-  await kube?.stop();
-}, 60_000);
+useTestCluster(
+  {
+    nodes: [1, 2],
+    nodeLabels: { [LABEL]: 'true' },
+    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [LABEL]: 'true' })],
+    subnets: [
+      subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16'),
+      subnet('overlay-v6', 'overlay', '6', 'fd00:211::/64'),
+      ...switchSubnets('underlay', { end4: 120 }),
+      // a subnet whose gateway exists nowhere
+      subnet('nogw-v4', 'underlay', '4', '192.168.57.0/24', { gateway: '192.168.57.1' }),
+      subnet('nogw-v6', 'underlay', '6', 'fd00:57::/64', { gateway: 'fd00:57::1' }),
+    ],
+    managerArgs: ['--identity=gaps-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
+    waitNetwork: 'underlay',
+    // the tests start the daemons (the first one checks a refused start-up)
+    daemons: 'none',
+  },
+  (t) => {
+    ({ c, h } = t);
+  },
+);
 
 describe('daemon start-up (root + netns (real))', () => {
   it('refuses to start while table 40000 holds a route that is not hybridnet’s', async () => {
