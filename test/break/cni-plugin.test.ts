@@ -9,21 +9,14 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCniError, pluginEnv, runPlugin, type PluginOutcome } from '../cni/plugin-kit.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { sh } from '../datapath/harness.ts';
 
 let bin: string;
 let dir: string;
 
-const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-  PATH: process.env.PATH ?? '',
-  CNI_COMMAND: 'ADD',
-  CNI_CONTAINERID: 'c1',
-  CNI_NETNS: '/var/run/netns/x',
-  CNI_IFNAME: 'eth0',
-  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1',
-  ...extra,
-});
+const env = pluginEnv;
 
 const conf = (socket: string): string =>
   JSON.stringify({
@@ -34,32 +27,10 @@ const conf = (socket: string): string =>
     daemon_timeout_seconds: 5,
   });
 
-interface Outcome {
-  code: number;
-  stderr: string;
-  out: { code?: number; msg?: string };
-  lines: number;
-}
+type Outcome = PluginOutcome;
 
-async function plugin(e: Record<string, string>, stdin: string): Promise<Outcome> {
-  const r = await sh(bin, [], { env: e, input: stdin, timeoutMs: 30_000 });
-  const text = r.stdout.trim();
-  return {
-    code: r.code,
-    stderr: r.stderr,
-    out: text ? (JSON.parse(text) as Outcome['out']) : {},
-    lines: text ? text.split('\n').length : 0,
-  };
-}
-
-/** A CNI error: exit 1, exactly one JSON line on stdout, nothing on stderr, no stack frames in the message. */
-function expectCniError(o: Outcome, code: number, msg: RegExp): void {
-  expect(o.code).toBe(1);
-  expect(o.stderr).toBe('');
-  expect(o.lines).toBe(1);
-  expect(o.out.code).toBe(code);
-  expect(o.out.msg).toMatch(msg);
-  expect(o.out.msg).not.toMatch(/\n\s+at |TypeError|is not a function/);
+function plugin(e: Record<string, string>, stdin: string): Promise<Outcome> {
+  return runPlugin([bin], e, stdin);
 }
 
 /** A stand-in daemon on a unix socket that answers every request with `answer`. */

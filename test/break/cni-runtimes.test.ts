@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCniError, pluginEnv, runPlugin, type PluginOutcome } from '../cni/plugin-kit.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { sh } from '../datapath/harness.ts';
 
@@ -17,15 +18,7 @@ let bin: string;
 let dir: string;
 let exe: string[] = [];
 
-const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-  PATH: process.env.PATH ?? '',
-  CNI_COMMAND: 'ADD',
-  CNI_CONTAINERID: 'c1',
-  CNI_NETNS: '/var/run/netns/x',
-  CNI_IFNAME: 'eth0',
-  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1',
-  ...extra,
-});
+const env = pluginEnv;
 
 const conf = (socket: string, timeoutSeconds = 2): string =>
   JSON.stringify({
@@ -44,35 +37,10 @@ const ADD_BODY = JSON.stringify({
   error: '',
 });
 
-interface Outcome {
-  code: number;
-  stderr: string;
-  out: { code?: number; msg?: string; details?: string; ips?: unknown };
-  lines: number;
-  ms: number;
-}
+type Outcome = PluginOutcome;
 
-async function plugin(e: Record<string, string>, stdin: string, prefix: string[] = []): Promise<Outcome> {
-  const argv = [...prefix, ...exe];
-  const t0 = Date.now();
-  const r = await sh(argv[0] ?? '', argv.slice(1), { env: e, input: stdin, timeoutMs: 30_000 });
-  const text = r.stdout.trim();
-  return {
-    code: r.code,
-    stderr: r.stderr,
-    out: text ? (JSON.parse(text) as Outcome['out']) : {},
-    lines: text ? text.split('\n').length : 0,
-    ms: Date.now() - t0,
-  };
-}
-
-function expectCniError(o: Outcome, code: number, msg: RegExp): void {
-  expect(o.stderr).toBe('');
-  expect(o.lines).toBe(1);
-  expect(o.out.code).toBe(code);
-  expect(o.out.msg).toMatch(msg);
-  expect(o.out.msg).not.toMatch(/\n\s+at |verbose: true|typo in the url/);
-  expect(o.code).toBe(1);
+function plugin(e: Record<string, string>, stdin: string, prefix: string[] = []): Promise<Outcome> {
+  return runPlugin([...prefix, ...exe], e, stdin);
 }
 
 let n = 0;

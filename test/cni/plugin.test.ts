@@ -9,6 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pluginEnv } from './plugin-kit.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { sh } from '../datapath/harness.ts';
 
@@ -20,15 +21,7 @@ let server: http.Server;
 let socket: string;
 let lastBody: unknown;
 
-const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-  PATH: process.env.PATH ?? '',
-  CNI_COMMAND: 'ADD',
-  CNI_CONTAINERID: 'c1',
-  CNI_NETNS: '/var/run/netns/x',
-  CNI_IFNAME: 'eth0',
-  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p1',
-  ...extra,
-});
+const env = pluginEnv;
 
 const conf = (extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ cniVersion: '1.0.0', name: 'hybridnet', type: 'hybridnet', server_socket: socket, ...extra });
