@@ -680,6 +680,8 @@ export class Daemon implements CniHandler {
       });
     } catch (err) {
       await status;
+      // a BGP pod may have been announced already (ADD readiness announces before it checks the peers)
+      await this.bgp.withdraw(instances.map((i) => i.spec.address.ip));
       await this.runner('ip', ['link', 'del', hostVeth]).catch(() => undefined);
       await this.runner('nsenter', [`--net=${req.netns}`, '--', 'ip', 'link', 'del', req.ifName]).catch(
         () => undefined,

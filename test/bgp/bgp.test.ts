@@ -11,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ANNOTATION_IP_FAMILY,
   ANNOTATION_SPECIFIED_NETWORK,
+  IPInstanceResource,
   NETWORKING_API_VERSION,
   NodeInfoResource,
+  type IPInstance,
   type NodeBGPPeerStatus,
   type NodeInfo,
 } from '../../src/api/index.ts';
@@ -285,6 +287,14 @@ describe('BGP underlay with a BIRD ToR (root + netns (real))', () => {
       const r = await tryAddPod(h.node('node1'), 'bgp-refused', 'IPv4');
       expect(r.code).not.toBe(0);
       expect(r.out).toMatch(/BGP peer 192\.168\.56\.1 \(AS 64512\) of network bgp-rack1 is \w+, not Established/);
+      // ADD readiness announced the pod before it checked the peers: the refused ADD withdrew it again
+      const all = await c.get<{ items: IPInstance[] }>(resourcePath(IPInstanceResource, 'default'));
+      const refusedIP =
+        all.items.find((i) => i.spec.binding?.podName === 'bgp-refused')?.spec.address.ip.split('/')[0] ?? '';
+      expect(refusedIP).not.toBe('');
+      const rib = await must('ip', ['netns', 'exec', h.node('node1').ns, 'gobgp', 'global', 'rib', '-a', 'ipv4']);
+      expect(rib).toContain('10.220.0.0/24');
+      expect(rib).not.toContain(`${refusedIP}/32`);
       await eventually('a Warning event on Node node1 about the peer', async () => {
         const ev = await c.get<{
           items: { reason?: string; type?: string; message?: string; involvedObject?: { name?: string } }[];

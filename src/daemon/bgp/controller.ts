@@ -288,7 +288,7 @@ export class BgpController {
     }
   }
 
-  /** Withdraws the host routes of `ips` (`ip/len`) at once (pod DEL); errors logged. */
+  /** Withdraws the host routes of `ips` (`ip/len`) at once (pod DEL, failed ADD); errors logged. */
   async withdraw(ips: string[]): Promise<void> {
     if (this.lastPlan?.asn === undefined) return;
     for (const cidrIP of ips) {
@@ -296,10 +296,26 @@ export class BgpController {
       const fam: Family = ip.includes(':') ? 6 : 4;
       const prefix = `${ip}/${fam === 4 ? 32 : 128}`;
       if (!this.lastPlan.paths.some((p) => p.prefix === prefix)) continue;
-      await this.speaker
-        .delPath(fam, prefix)
-        .catch((err: unknown) => this.opts.logger.warn({ err, ip }, 'BGP withdraw on DEL failed'));
+      await this.pathLock.run(async () => {
+        await this.speaker
+          .delPath(fam, prefix)
+          .catch((err: unknown) => this.opts.logger.warn({ err, ip }, 'BGP withdraw on DEL failed'));
+        this.forget(prefix);
+      });
     }
+  }
+
+  /** Drops `prefix` from the plans kept here, so that a stale plan replaced by them does not announce it again. */
+  private forget(prefix: string): void {
+    const without = (p: BgpPlan | undefined): BgpPlan | undefined => {
+      if (!p) return p;
+      const next = { ...p, paths: p.paths.filter((x) => x.prefix !== prefix) };
+      const seq = this.seqOf.get(p);
+      if (seq !== undefined) this.seqOf.set(next, seq);
+      return next;
+    };
+    this.applied = without(this.applied);
+    this.lastPlan = without(this.lastPlan);
   }
 }
 
