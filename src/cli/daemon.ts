@@ -6,7 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { defaultDaemonConfig, type DaemonConfig } from '../daemon/config.ts';
-import { Daemon } from '../daemon/daemon.ts';
+import { Daemon } from '../daemon/index.ts';
 import { startHttp } from '../daemon/metrics.ts';
 import { KubeClient } from '../kube/index.ts';
 import { formatCIDR, parseCIDR } from '../net/index.ts';

@@ -1,5 +1,5 @@
 /**
- * The daemon's mutexes: the datapath {@link Lock} and the per container / pod {@link KeyedLock} (see daemon.ts).
+ * The daemon's mutexes: the datapath {@link Lock} and the per container / pod {@link KeyedLock} (see node/reconciler.ts and pods/context.ts).
  */
 /** A FIFO mutex: `run` calls execute one at a time in call order; a rejected call does not block the next. */
 export class Lock {

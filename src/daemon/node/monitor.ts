@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import { isContainerInterface } from './plan/host.ts';
+import { isContainerInterface } from '../plan/host.ts';
 
 /**
  * The interface an `ip -o monitor link address` line is about (`3: eth0    inet 10.0.0.1/24 …`,

@@ -1,0 +1,8 @@
+/**
+ * The BGP room of the daemon (SPEC §7.5–§7.7): the supervised gobgpd, the BGP plan and its sync after every node
+ * reconcile ({@link BgpController}, used by the node room), and the pod side of it ({@link BgpPodRoutes}, used by the
+ * pods room). Other rooms import from here only.
+ */
+export { BgpController, readDefaultRoutes, type BgpPeerReport } from './controller.ts';
+export { BgpPodRoutes } from './pod-routes.ts';
+export { isBgpMode, type BgpPlan } from './plan.ts';
