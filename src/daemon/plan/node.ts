@@ -14,16 +14,24 @@ import {
   POD_TO_NODE_MARK,
   VXLAN_FLOOD_MAC,
   VXLAN_OVERHEAD,
-  vxlanDeviceName,
 } from '../constants.ts';
 import { planArpEnhancement } from './arp.ts';
 import { excludeBlocks as rangeExcludeBlocks } from './blocks.ts';
 import { fdbPruneAllowed, floodMacTc, nodeLocalAddresses, planHostSysctls } from './host.ts';
 import { planIptables } from './iptables.ts';
+import {
+  familyOf,
+  plainIP,
+  isActiveInstance,
+  vlanForwardIf,
+  overlayOf,
+  firstGlobalAddress,
+  forwardInterface,
+  linkNamed,
+} from './network.ts';
 import type {
   ClusterState,
   Family,
-  LinkFacts,
   NeighSpec,
   NodeFacts,
   NodePlan,
@@ -31,70 +39,6 @@ import type {
   RouteSpec,
   RuleSpec,
 } from './types.ts';
-
-/** Family of a CRD version string. */
-export function familyOf(version: string): Family {
-  return version === '6' ? 6 : 4;
-}
-
-/** Plain IP of `ip/prefix`. */
-export function plainIP(cidrIP: string): string {
-  const i = cidrIP.indexOf('/');
-  return i < 0 ? cidrIP : cidrIP.slice(0, i);
-}
-
-/** True when the IPInstance is in use by a pod (not reserved, not terminating). */
-export function isActiveInstance(ins: IPInstance): boolean {
-  return !!ins.spec.binding?.nodeName && !ins.metadata?.deletionTimestamp;
-}
-
-/** Name of the VLAN forward interface of `parent` for `netID` (SPEC §7.2): the parent itself for 0/null. */
-export function vlanForwardIf(parent: string, netID: number | null | undefined): string {
-  return netID ? `${parent}.${netID}` : parent;
-}
-
-/** The overlay network (at most one per cluster) and its VXLAN device name on this node, if any. */
-export function overlayOf(
-  cluster: ClusterState,
-  facts: NodeFacts,
-): { network: Network; vxlan: string; vni: number } | undefined {
-  const network = cluster.networks.find((n) => effectiveNetworkType(n) === 'Overlay' && !n.metadata?.deletionTimestamp);
-  if (!network || !facts.vxlanParent) return undefined;
-  const vni = network.spec.netID ?? 0;
-  return { network, vxlan: vxlanDeviceName(facts.vxlanParent, vni), vni };
-}
-
-function link(facts: NodeFacts, name: string | undefined): LinkFacts | undefined {
-  return name === undefined ? undefined : facts.links.find((l) => l.name === name);
-}
-
-/** The first global address of a link, IPv4 before IPv6 (SPEC §7.8 VTEP choice). */
-export function firstGlobalAddress(l: LinkFacts | undefined): string | undefined {
-  if (!l) return undefined;
-  const globals = l.addresses.filter((a) => a.global);
-  return (globals.find((a) => a.family === 4) ?? globals.find((a) => a.family === 6))?.ip;
-}
-
-/** MTU pods of `network` get (SPEC §7.1): VXLAN parent − 50, VLAN/BGP parent MTU. */
-export function podMtu(network: Network, facts: NodeFacts): number {
-  const mode = effectiveNetworkMode(network);
-  if (mode === 'VXLAN') return (link(facts, facts.vxlanParent)?.mtu ?? 1500) - VXLAN_OVERHEAD;
-  if (mode === 'BGP' || mode === 'GlobalBGP') return link(facts, facts.bgpParent ?? facts.vlanParent)?.mtu ?? 1500;
-  return link(facts, facts.vlanParent)?.mtu ?? 1500;
-}
-
-/** Forward interface of an address of `network` on this node (SPEC §7.3 step 8). */
-export function forwardInterface(
-  network: Network,
-  netID: number | null | undefined,
-  cluster: ClusterState,
-  facts: NodeFacts,
-): string | undefined {
-  const mode = effectiveNetworkMode(network);
-  if (mode === 'VXLAN') return overlayOf(cluster, facts)?.vxlan;
-  if (mode === 'VLAN') return facts.vlanParent === undefined ? undefined : vlanForwardIf(facts.vlanParent, netID);
-  return facts.bgpParent ?? facts.vlanParent;
-}
 
 function nodeInNetwork(network: Network, node: string): boolean {
   return effectiveNetworkType(network) === 'Overlay' || (network.status?.nodeList ?? []).includes(node);
@@ -154,7 +98,7 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
   for (const p of [facts.vxlanParent, facts.vlanParent]) if (p) sys[`/proc/sys/net/ipv4/conf/${p}/rp_filter`] = '0';
 
   // ---- VXLAN device, VTEP, FDB (SPEC §7.8)
-  const parentLink = link(facts, facts.vxlanParent);
+  const parentLink = linkNamed(facts, facts.vxlanParent);
   const vtepIP = firstGlobalAddress(parentLink);
   if (overlay && parentLink && vtepIP) {
     plan.links.push({
@@ -301,7 +245,7 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
         });
       const parsed = parseCIDR(cidr);
       // a `noprefixroute` address (e.g. the ARP enhancement's pod address, SPEC §7.6) does not make a local subnet
-      const own = link(facts, dev)?.addresses.find(
+      const own = linkNamed(facts, dev)?.addresses.find(
         (a) => a.family === fam && !a.noprefixroute && cidrContains(parsed, parseIP(a.ip)),
       );
       routes.push({
@@ -357,7 +301,7 @@ export function planNode(cluster: ClusterState, facts: NodeFacts, opts: PlanOpti
       const ns = ins.metadata?.namespace ?? '';
       if (podName) {
         const veth = hostVethName(ns, podName);
-        if (link(facts, veth))
+        if (linkNamed(facts, veth))
           plan.routes.push({ family: fam, table: opts.localDirectTable, dst: ip, type: 'unicast', dev: veth });
       }
       const network = networks.get(ins.spec.network);

@@ -6,7 +6,7 @@
 import type { IPInstance } from '../../api/index.ts';
 import { runVlanChecks } from '../apply/vlan-checks.ts';
 import { CniRequestError } from '../config.ts';
-import { familyOf, plainIP } from '../plan/node.ts';
+import { familyOf, plainIP } from '../plan/network.ts';
 import { planGratuitousArp, planUnsolicitedNa, type PodAddress } from '../plan/pod.ts';
 import type { NodeFacts } from '../plan/types.ts';
 import { planVlanChecks } from '../plan/vlan-checks.ts';

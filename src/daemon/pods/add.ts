@@ -11,7 +11,7 @@ import { hostVethName } from '../../net/index.ts';
 import { podNamespaceSetup, writeSysctls } from '../apply/exec.ts';
 import { CniRequestError } from '../config.ts';
 import { HOST_VETH_MAC } from '../constants.ts';
-import { familyOf, forwardInterface, podMtu } from '../plan/node.ts';
+import { familyOf, forwardInterface, podMtu } from '../plan/network.ts';
 import { planPodAdd } from '../plan/pod.ts';
 import type { NodeFacts } from '../plan/types.ts';
 import type { PodRequest } from '../server.ts';

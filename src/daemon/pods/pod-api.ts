@@ -8,7 +8,7 @@ import { ANNOTATION_CALICO_POD_IPS, IPInstanceResource, parseIPFamily, type IPIn
 import { KubeApiError, NamespacesPath, PodsPath, resourcePath, retryOnConflict } from '../../kube/index.ts';
 import { CniRequestError } from '../config.ts';
 import { familyNeedsNamespace, podFamilyInput } from '../plan/family.ts';
-import { plainIP } from '../plan/node.ts';
+import { plainIP } from '../plan/network.ts';
 import type { PodRequest } from '../server.ts';
 import type { PodContext } from './context.ts';
 
