@@ -1,6 +1,7 @@
 /**
- * The node room of the daemon: the level-triggered node reconcile, this node's identity and NodeInfo, the facts
- * read for the planner, the link monitor (see reconciler.ts for what it owns). Other rooms import from here only.
+ * The node room of the daemon: the level-triggered node reconcile (reconciler.ts, which says what the room owns and
+ * may not touch), this node's identity and NodeInfo (identity.ts), the facts read for the planner (facts.ts), the
+ * link monitor (monitor.ts). Other rooms import from here only.
  */
 export { NodeReconciler, type NodeReconcilerOptions } from './reconciler.ts';
 export { chooseInterface, defaultRouteDevices } from './facts.ts';
