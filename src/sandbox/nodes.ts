@@ -4,7 +4,7 @@
  * (inside the node namespace, reaching the API server over the LAN) and the kubelet stand-in.
  */
 import { mkdir } from 'node:fs/promises';
-import { installCni as installCniFiles } from '../cli/install-cni.ts';
+import { installCni as installCniFiles } from '../cni/install.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { cniPluginBundle, hybridnetArgv, REFERENCE_PLUGIN_DIR, repoRoot } from './binaries.ts';

@@ -10,7 +10,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCni } from '../../src/cli/install-cni.ts';
+import { installCni } from '../../src/cni/install.ts';
 import { sh } from '../datapath/harness.ts';
 
 let dir: string;

@@ -19,7 +19,7 @@ import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { buildConflist } from '../../src/cli/install-cni.ts';
+import { buildConflist } from '../../src/cni/install.ts';
 import type { KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { buildCni } from '../../tools/build-cni.ts';

@@ -1,5 +1,5 @@
 /**
- * src/rbac/scan.ts on a component written for the test: a new KubeClient call is attributed to its verb and resource
+ * tools/rbac/scan.ts on a component written for the test: a new KubeClient call is attributed to its verb and resource
  * through path helpers, parameters and informer options, and a raw path string is reported as unresolved (so the
  * RBAC test fails on it instead of missing it). Type-checks a program: tens of seconds, hence not a unit test.
  */
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { scanComponent } from '../../src/rbac/scan.ts';
+import { scanComponent } from '../../tools/rbac/scan.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'); // test/helm → repo
 

@@ -1,11 +1,11 @@
 /**
- * Least privilege, both ways: the permissions each component's code needs (src/rbac/scan.ts reads its KubeClient
+ * Least privilege, both ways: the permissions each component's code needs (tools/rbac/scan.ts reads its KubeClient
  * calls) against the Roles the chart binds to that component's ServiceAccount. Fails naming the verb, the resource
  * and the code line when the code needs a verb the chart does not grant, and naming the rule when the chart grants
  * something no code uses. The runtime counterpart (processes under the chart's ServiceAccounts) is cluster.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { scanComponent, type ApiCall } from '../../src/rbac/scan.ts';
+import { scanComponent, type ApiCall } from '../../tools/rbac/scan.ts';
 import { REPO, render, type Rendered } from './helm.ts';
 
 interface Rule {

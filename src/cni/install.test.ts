@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildConflist, installCni } from './install-cni.ts';
+import { buildConflist, installCni } from './install.ts';
 
 describe('install-cni (SPEC §1, §6.1)', () => {
   it('builds the shipped conflist', () => {
