@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
+  ANNOTATION_CALICO_POD_IP,
   ANNOTATION_CALICO_POD_IPS,
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
@@ -127,7 +128,7 @@ describe('overlay VXLAN (root + netns (real))', () => {
     expect(mtu.trim()).toBe('1450');
   });
 
-  it('IPInstance status and the podIPs annotation are written on ADD; /metrics and /live answer', async () => {
+  it('IPInstance status and the podIPs / podIP annotations are written on ADD; /metrics and /live answer', async () => {
     const a = pod('ovl-a');
     const list = await c.get<{ items: IPInstance[] }>(resourcePath(IPInstanceResource, 'default'));
     const mine = list.items.filter((i) => i.spec.binding?.podName === 'ovl-a');
@@ -144,6 +145,8 @@ describe('overlay VXLAN (root + netns (real))', () => {
     expect(p.metadata?.annotations?.[ANNOTATION_CALICO_POD_IPS]?.split(',').sort()).toEqual(
       a.ips.map((x) => x.split('/')[0]).sort(),
     );
+    // the singular annotation Felix's readiness needs without a kubelet: the IPv4 address of the dual-stack pod
+    expect(p.metadata?.annotations?.[ANNOTATION_CALICO_POD_IP]).toBe(ipOf(a, 4));
   });
 });
 
@@ -198,6 +201,9 @@ describe('overlay ↔ underlay and outside (root + netns (real))', () => {
     expect(u6.ips).toHaveLength(1);
     expect(await ping(o4.ns, ipOf(pod('ovl-a'), 4))).toBe(true);
     expect(await ping(u6.ns, ipOf(pod('ul-1'), 6))).toBe(true);
+    // an IPv6-only pod's singular Calico annotation is its IPv6 address
+    const p6 = await c.get<V1Pod>(paths.pods('default', 'ul-v6'));
+    expect(p6.metadata?.annotations?.[ANNOTATION_CALICO_POD_IP]).toBe(ipOf(u6, 6));
   });
 });
 
