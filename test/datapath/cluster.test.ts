@@ -21,8 +21,8 @@ import {
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually, kubeBinDir } from '../fixture/kube.ts';
-import { createNode, createPod, overlayNetwork, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
-import { addPod as addPodTo, switchSubnets } from './cluster-fixture.ts';
+import { createNode, createPod, paths } from '../manager/helpers.ts';
+import { addPod as addPodTo, overlayAndUnderlay } from './cluster-fixture.ts';
 import { useTestCluster } from './use-cluster.ts';
 import type { Harness } from './harness.ts';
 import {
@@ -67,13 +67,7 @@ async function addPod(n: TestNode, name: string, type: 'Overlay' | 'Underlay', f
 useTestCluster(
   {
     nodes: [1, 2, 3],
-    nodeLabels: { [UNDERLAY_LABEL]: 'true' },
-    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [UNDERLAY_LABEL]: 'true' })],
-    subnets: [
-      subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'),
-      subnet('overlay-v6', 'overlay', '6', 'fd00:210::/64'),
-      ...switchSubnets('underlay', { end4: 200 }),
-    ],
+    ...overlayAndUnderlay({ label: UNDERLAY_LABEL, overlay4: '10.210.0.0/16', overlay6: 'fd00:210::/64', end4: 200 }),
     managerArgs: ['--identity=dp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
     waitNetwork: 'underlay',
     waitNodeInfos: true,
