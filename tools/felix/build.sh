@@ -38,17 +38,9 @@ CRDS=(bgpconfigurations clusterinformations felixconfigurations globalnetworkpol
 FELIX_DIR="${HYBRIDNET_CACHE:-/var/cache/hybridnet}/felix-$FELIX_VERSION"
 BIN="$FELIX_DIR/bin/calico-felix"
 
-T0=$(date +%s)
-log() { printf '[felix +%ss] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
-die() { printf '[felix] ERROR: %s\n' "$*" >&2; exit 1; }
-
-MODE=build
-case "${1:-}" in
-  --print-dir) echo "$FELIX_DIR"; exit 0 ;;
-  --force) MODE=force ;;
-  "") ;;
-  *) die "unknown argument '$1' (use --print-dir or --force)" ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$HERE/../lib.sh"
+hn_tool_init felix --print-dir "$FELIX_DIR" "$@"
 
 STAMP="$CALICO_MOD api@$API_VERSION patch=$(sha256sum "$HERE/felix-nocgo.patch" | cut -c1-16)"
 crds_ok() {
@@ -86,6 +78,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP  # so that an interrupted build removes its temporary directory too
 
 # dir_of MODULE@VERSION: download it through the proxy and print its directory in the module cache ('' if not served).
 dir_of() { go mod download -json "$1" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
@@ -126,7 +119,19 @@ log "go mod download (felix's dependencies)"
 go mod download || die "go mod download failed"
 log "modules ready after $(($(date +%s) - s))s; go build ./felix/cmd/calico-felix (cold: about 14 min on 2 cores)"
 
-( while sleep 60; do log "still building"; done ) &
+# A heartbeat so a long cold build does not look stuck. It must not keep the lock (fd 9) or the output open once the
+# build is over: it closes fd 9, and on TERM it takes its sleep with it.
+(
+  exec 9>&-
+  nap=
+  trap '[ -n "$nap" ] && kill "$nap" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep 60 &
+    nap=$!
+    wait "$nap"
+    log "still building"
+  done
+) &
 HB=$!
 s=$(date +%s)
 CGO_ENABLED=0 go build -trimpath -o "$WORK/calico-felix" \
