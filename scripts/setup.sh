@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need on a fresh Debian 12 machine (run as root):
-# Debian packages, the npm dependencies (npm ci), and the Kubernetes test binaries built from
-# their Go modules into a cache outside the repository (tools/kube/setup.sh).
+# Debian packages, the npm dependencies (npm ci), and the Kubernetes test binaries and Calico Felix built
+# from their Go modules into a cache outside the repository (tools/kube/setup.sh, tools/felix/build.sh).
 # Safe to run again: every step is skipped when it is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,11 @@ fi
 
 if [ -x tools/kube/setup.sh ] && [ "${HYBRIDNET_SKIP_KUBE:-0}" != 1 ]; then
   bash tools/kube/setup.sh
+fi
+
+# Calico Felix v3.31.0 for the NetworkPolicy tests (tools/felix/README.md); cold build about 14 min on 2 cores.
+if [ "${HYBRIDNET_SKIP_FELIX:-0}" != 1 ]; then
+  bash tools/felix/build.sh
 fi
 
 step "done in $(( $(date +%s) - t0 )) s"

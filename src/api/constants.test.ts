@@ -101,6 +101,7 @@ describe('keys (SPEC §2, §3)', () => {
     expect(constants.ANNOTATION_GLOBAL_SERVICE).toBe('networking.alibaba.com/global-service');
     expect(constants.ANNOTATION_HANDLED_BY_WEBHOOK).toBe('networking.alibaba.com/handled-by-webhook');
     expect(constants.ANNOTATION_CALICO_POD_IPS).toBe('cni.projectcalico.org/podIPs');
+    expect(constants.ANNOTATION_CALICO_POD_IP).toBe('cni.projectcalico.org/podIP');
     expect(constants.LABEL_WEBHOOK_IGNORE).toBe('webhook.hybridnet.io/ignore');
     expect(constants.LABEL_VERSION).toBe('networking.alibaba.com/version');
     expect(constants.IPINSTANCE_LATEST_VERSION).toBe('v1.2');

@@ -116,6 +116,12 @@ export const ANNOTATION_HANDLED_BY_WEBHOOK = 'networking.alibaba.com/handled-by-
 export const HANDLED_BY_WEBHOOK_VALUE = 'true';
 /** Pod annotation written by the daemon: `"<ip>[,<ip>]"`, plain IPs, read by felix (SPEC §3.3). */
 export const ANNOTATION_CALICO_POD_IPS = 'cni.projectcalico.org/podIPs';
+/**
+ * Pod annotation written by the daemon with {@link ANNOTATION_CALICO_POD_IPS}: one plain IP, the IPv4 address if the
+ * pod has one, else its first. Felix's readiness wants it (or `status.podIP`) before a pod becomes a workload endpoint,
+ * so pods are enforced without waiting for the kubelet to write their status.
+ */
+export const ANNOTATION_CALICO_POD_IP = 'cni.projectcalico.org/podIP';
 
 /** Pod label: `true`/`TRUE` makes the pod webhooks skip the pod (chart objectSelector, SPEC §3.1, §5.1). */
 export const LABEL_WEBHOOK_IGNORE = 'webhook.hybridnet.io/ignore';

@@ -15,7 +15,17 @@ import { IPInstanceResource, NodeInfoResource, type IPInstance } from '../../src
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { buildCni } from '../../tools/build-cni.ts';
 import { eventually, startKube, type KubeFixture } from '../fixture/kube.ts';
-import { clientOf, createNode, createPod, killChild, paths, spawnManager, subnet } from '../manager/helpers.ts';
+import {
+  clientOf,
+  createNode,
+  createPod,
+  killChild,
+  overlayNetwork,
+  paths,
+  spawnManager,
+  subnet,
+  underlayNetwork,
+} from '../manager/helpers.ts';
 import { cniEnv, Harness, publishNodeAddresses, type TestNode, type TestPod } from './harness.ts';
 
 /** What differs between the test clusters; every field is optional except the manager's arguments. */
@@ -161,6 +171,29 @@ export function switchSubnets(network: string, o: { name?: string; end4: number;
   ];
 }
 
+/**
+ * The networks of most datapath test clusters: Overlay `overlay` (VNI 4) with subnet `overlay-v4` = `overlay4` (and
+ * `overlay-v6` = `overlay6` when given) on every node, and Underlay `underlay` (VLAN, netID 0) on the nodes labelled
+ * `label: "true"` — every node, through `nodeLabels` — with the switch subnets ({@link switchSubnets}) up to
+ * 192.168.56.`end4`, IPv6 too when `overlay6` is given. Spread into {@link TestClusterOptions}.
+ */
+export function overlayAndUnderlay(o: {
+  label: string;
+  overlay4: string;
+  overlay6?: string;
+  end4: number;
+}): Required<Pick<TestClusterOptions, 'nodeLabels' | 'networks' | 'subnets'>> {
+  return {
+    nodeLabels: { [o.label]: 'true' },
+    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [o.label]: 'true' })],
+    subnets: [
+      subnet('overlay-v4', 'overlay', '4', o.overlay4),
+      ...(o.overlay6 ? [subnet('overlay-v6', 'overlay', '6', o.overlay6)] : []),
+      ...switchSubnets('underlay', { end4: o.end4, v6: o.overlay6 !== undefined }),
+    ],
+  };
+}
+
 /** What a pod helper needs of the cluster. */
 export type PodCluster = Pick<TestCluster, 'c' | 'h'>;
 
@@ -168,6 +201,8 @@ export type PodCluster = Pick<TestCluster, 'c' | 'h'>;
 export interface PodOptions {
   /** Pod annotations (network type, IP family, subnet…). */
   annotations: Record<string, string>;
+  /** Pod labels (what a NetworkPolicy selects); default none. */
+  labels?: Record<string, string>;
   /** Kubernetes namespace of the Pod; default `default`. */
   namespace?: string;
   /** false: the Pod is created unscheduled (no `spec.nodeName`); default true. */
@@ -203,6 +238,7 @@ export async function preparePod(t: PodCluster, node: TestNode, name: string, o:
   const obj = await createPod(t.c, o.namespace ?? 'default', name, {
     ...((o.scheduled ?? true) ? { nodeName: node.name } : {}),
     annotations: o.annotations,
+    labels: o.labels,
   });
   return sandbox(t.h, node, obj, name, await t.h.netns(`${t.h.prefix}p-${name}`), o);
 }
@@ -235,7 +271,11 @@ export interface AddPodOptions extends PodOptions {
  */
 export async function addPod(t: PodCluster, node: TestNode, name: string, o: AddPodOptions): Promise<AddedPod> {
   const namespace = o.namespace ?? 'default';
-  const obj = await createPod(t.c, namespace, name, { nodeName: node.name, annotations: o.annotations });
+  const obj = await createPod(t.c, namespace, name, {
+    nodeName: node.name,
+    annotations: o.annotations,
+    labels: o.labels,
+  });
   let instanceIPs: string[] = [];
   const want = o.waitInstances;
   if (want !== undefined)

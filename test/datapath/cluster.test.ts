@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
+  ANNOTATION_CALICO_POD_IP,
   ANNOTATION_CALICO_POD_IPS,
   ANNOTATION_IP_FAMILY,
   ANNOTATION_NETWORK_TYPE,
@@ -20,8 +21,8 @@ import {
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually, kubeBinDir } from '../fixture/kube.ts';
-import { createNode, createPod, overlayNetwork, paths, subnet, underlayNetwork } from '../manager/helpers.ts';
-import { addPod as addPodTo, switchSubnets } from './cluster-fixture.ts';
+import { createNode, createPod, paths } from '../manager/helpers.ts';
+import { addPod as addPodTo, overlayAndUnderlay } from './cluster-fixture.ts';
 import { useTestCluster } from './use-cluster.ts';
 import type { Harness } from './harness.ts';
 import {
@@ -66,13 +67,7 @@ async function addPod(n: TestNode, name: string, type: 'Overlay' | 'Underlay', f
 useTestCluster(
   {
     nodes: [1, 2, 3],
-    nodeLabels: { [UNDERLAY_LABEL]: 'true' },
-    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [UNDERLAY_LABEL]: 'true' })],
-    subnets: [
-      subnet('overlay-v4', 'overlay', '4', '10.210.0.0/16'),
-      subnet('overlay-v6', 'overlay', '6', 'fd00:210::/64'),
-      ...switchSubnets('underlay', { end4: 200 }),
-    ],
+    ...overlayAndUnderlay({ label: UNDERLAY_LABEL, overlay4: '10.210.0.0/16', overlay6: 'fd00:210::/64', end4: 200 }),
     managerArgs: ['--identity=dp-manager', '--metrics-port=0', '--leader-elect-lease-duration=4'],
     waitNetwork: 'underlay',
     waitNodeInfos: true,
@@ -127,7 +122,7 @@ describe('overlay VXLAN (root + netns (real))', () => {
     expect(mtu.trim()).toBe('1450');
   });
 
-  it('IPInstance status and the podIPs annotation are written on ADD; /metrics and /live answer', async () => {
+  it('IPInstance status and the podIPs / podIP annotations are written on ADD; /metrics and /live answer', async () => {
     const a = pod('ovl-a');
     const list = await c.get<{ items: IPInstance[] }>(resourcePath(IPInstanceResource, 'default'));
     const mine = list.items.filter((i) => i.spec.binding?.podName === 'ovl-a');
@@ -144,6 +139,8 @@ describe('overlay VXLAN (root + netns (real))', () => {
     expect(p.metadata?.annotations?.[ANNOTATION_CALICO_POD_IPS]?.split(',').sort()).toEqual(
       a.ips.map((x) => x.split('/')[0]).sort(),
     );
+    // the singular annotation Felix's readiness needs without a kubelet: the IPv4 address of the dual-stack pod
+    expect(p.metadata?.annotations?.[ANNOTATION_CALICO_POD_IP]).toBe(ipOf(a, 4));
   });
 });
 
@@ -198,6 +195,9 @@ describe('overlay ↔ underlay and outside (root + netns (real))', () => {
     expect(u6.ips).toHaveLength(1);
     expect(await ping(o4.ns, ipOf(pod('ovl-a'), 4))).toBe(true);
     expect(await ping(u6.ns, ipOf(pod('ul-1'), 6))).toBe(true);
+    // an IPv6-only pod's singular Calico annotation is its IPv6 address
+    const p6 = await c.get<V1Pod>(paths.pods('default', 'ul-v6'));
+    expect(p6.metadata?.annotations?.[ANNOTATION_CALICO_POD_IP]).toBe(ipOf(u6, 6));
   });
 });
 

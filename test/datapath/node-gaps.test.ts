@@ -18,8 +18,8 @@ import {
 import { resourcePath, type KubeClient } from '../../src/kube/index.ts';
 import { hostVethName } from '../../src/net/index.ts';
 import { eventually } from '../fixture/kube.ts';
-import { overlayNetwork, subnet, underlayNetwork } from '../manager/helpers.ts';
-import { addPod, switchSubnets } from './cluster-fixture.ts';
+import { subnet } from '../manager/helpers.ts';
+import { addPod, overlayAndUnderlay } from './cluster-fixture.ts';
 import { useTestCluster } from './use-cluster.ts';
 import { type Harness, inNs, ipBatchNs, must, sh, type TestNode } from './harness.ts';
 
@@ -55,15 +55,14 @@ async function add(
   return { code: r.code, out: r.out, ips: r.instanceIPs, addMs: r.addMs };
 }
 
+const NETWORKS = overlayAndUnderlay({ label: LABEL, overlay4: '10.211.0.0/16', overlay6: 'fd00:211::/64', end4: 120 });
+
 useTestCluster(
   {
     nodes: [1, 2],
-    nodeLabels: { [LABEL]: 'true' },
-    networks: [overlayNetwork('overlay', 4), underlayNetwork('underlay', { [LABEL]: 'true' })],
+    ...NETWORKS,
     subnets: [
-      subnet('overlay-v4', 'overlay', '4', '10.211.0.0/16'),
-      subnet('overlay-v6', 'overlay', '6', 'fd00:211::/64'),
-      ...switchSubnets('underlay', { end4: 120 }),
+      ...NETWORKS.subnets,
       // a subnet whose gateway exists nowhere
       subnet('nogw-v4', 'underlay', '4', '192.168.57.0/24', { gateway: '192.168.57.1' }),
       subnet('nogw-v6', 'underlay', '6', 'fd00:57::/64', { gateway: 'fd00:57::1' }),

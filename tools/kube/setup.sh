@@ -20,17 +20,9 @@ CNITOOL_VERSION=v1.3.1
 HELM_VERSION=v3.22.0
 CRI_API_VERSION="v0.${KUBE_VERSION#v1.}"
 
-T0=$(date +%s)
-log() { printf '[kube:setup +%ss] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
-die() { printf '[kube:setup] ERROR: %s\n' "$*" >&2; exit 1; }
-
-MODE=build
-case "${1:-}" in
-  --print-bin) echo "$HN_KUBE_BIN"; exit 0 ;;
-  --force) MODE=force ;;
-  "") ;;
-  *) die "unknown argument '$1' (use --print-bin or --force)" ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$HERE/../lib.sh"
+hn_tool_init kube:setup --print-bin "$HN_KUBE_BIN" "$@"
 
 command -v go >/dev/null || die "go is not on PATH; install Go >= 1.25 (it builds kube-apiserver etc. from the Go module proxy)"
 

@@ -1,10 +1,16 @@
 /**
  * The API side of pod ADD (SPEC §7.3 steps 2–4, 11): the pod and its IP family, the wait for the manager's
- * IPInstances in the watch cache, the `cni.projectcalico.org/podIPs` annotation and the IPInstance status. Reads
- * pods, namespaces and the caches; writes only that annotation and IPInstance status.
+ * IPInstances in the watch cache, the `cni.projectcalico.org/podIPs` and `/podIP` annotations and the IPInstance
+ * status. Reads pods, namespaces and the caches; writes only those annotations and IPInstance status.
  */
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_CALICO_POD_IPS, IPInstanceResource, parseIPFamily, type IPInstance } from '../../api/index.ts';
+import {
+  ANNOTATION_CALICO_POD_IP,
+  ANNOTATION_CALICO_POD_IPS,
+  IPInstanceResource,
+  parseIPFamily,
+  type IPInstance,
+} from '../../api/index.ts';
 import { KubeApiError, NamespacesPath, PodsPath, resourcePath, retryOnConflict } from '../../kube/index.ts';
 import { CniRequestError } from '../config.ts';
 import { familyNeedsNamespace, podFamilyInput } from '../plan/family.ts';
@@ -82,14 +88,23 @@ export async function waitInstances(
   );
 }
 
-/** SPEC §7.3 step 3: the `cni.projectcalico.org/podIPs` annotation (a failure is logged, ADD goes on). */
+/**
+ * The Calico annotations of a pod with these plain IPs: `podIPs` all of them, comma-separated (SPEC §3.3), and the
+ * singular `podIP` — the IPv4 address if any, else the first — which Felix's readiness needs when the pod has no
+ * `status.podIP` yet (no kubelet has written it). `{}` for no IPs.
+ */
+export function calicoPodIPAnnotations(ips: string[]): Record<string, string> {
+  const first = ips.find((ip) => !ip.includes(':')) ?? ips[0];
+  if (first === undefined) return {};
+  return { [ANNOTATION_CALICO_POD_IPS]: ips.join(','), [ANNOTATION_CALICO_POD_IP]: first };
+}
+
+/** SPEC §7.3 step 3: the Calico pod IP annotations, one merge patch (a failure is logged, ADD goes on). */
 export async function patchCalicoPodIPs(ctx: PodContext, req: PodRequest, instances: IPInstance[]): Promise<void> {
   if (!ctx.config.patchCalicoPodIPsAnnotation) return;
-  const ips = instances.map((i) => plainIP(i.spec.address.ip)).join(',');
+  const annotations = calicoPodIPAnnotations(instances.map((i) => plainIP(i.spec.address.ip)));
   await ctx.client
-    .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), {
-      metadata: { annotations: { [ANNOTATION_CALICO_POD_IPS]: ips } },
-    })
+    .mergePatch(resourcePath(PodsPath, req.podNamespace, req.podName), { metadata: { annotations } })
     .catch((err: unknown) => ctx.logger.warn({ err, pod: req.podName }, 'podIPs annotation patch failed'));
 }
 
