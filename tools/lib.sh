@@ -21,3 +21,29 @@ hn_tool_init() {
 
 log() { printf '[%s +%ss] %s\n' "$HN_TOOL_TAG" "$(($(date +%s) - T0))" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$HN_TOOL_TAG" "$*" >&2; exit 1; }
+
+# hn_heartbeat_start TEXT: logs `TEXT (Ns)` every minute in the background, so that a long cold build does not look
+# stuck in CI logs. The heartbeat closes fd 9 (the caller's lock) and takes its sleep with it when stopped, so neither
+# the lock nor the output stays open after the build. hn_heartbeat_stop ends it (safe to call twice, or from a trap).
+hn_heartbeat_start() {
+  local text=$1 since
+  since=$(date +%s)
+  (
+    exec 9>&-
+    nap=
+    trap '[ -n "$nap" ] && kill "$nap" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 60 &
+      nap=$!
+      wait "$nap"
+      log "$text ($(($(date +%s) - since))s)"
+    done
+  ) &
+  HN_HEARTBEAT=$!
+}
+hn_heartbeat_stop() {
+  [ -n "${HN_HEARTBEAT:-}" ] || return 0
+  kill "$HN_HEARTBEAT" 2>/dev/null || true
+  wait "$HN_HEARTBEAT" 2>/dev/null || true
+  HN_HEARTBEAT=
+}

@@ -71,9 +71,8 @@ if ! flock -n 9; then
 fi
 
 WORK=$(mktemp -d "$FELIX_DIR/.build.XXXXXX")
-HB=
 cleanup() {
-  [ -n "$HB" ] && kill "$HB" 2>/dev/null
+  hn_heartbeat_stop
   chmod -R u+w "$WORK" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -119,27 +118,12 @@ log "go mod download (felix's dependencies)"
 go mod download || die "go mod download failed"
 log "modules ready after $(($(date +%s) - s))s; go build ./felix/cmd/calico-felix (cold: about 14 min on 2 cores)"
 
-# A heartbeat so a long cold build does not look stuck. It must not keep the lock (fd 9) or the output open once the
-# build is over: it closes fd 9, and on TERM it takes its sleep with it.
-(
-  exec 9>&-
-  nap=
-  trap '[ -n "$nap" ] && kill "$nap" 2>/dev/null; exit 0' TERM
-  while :; do
-    sleep 60 &
-    nap=$!
-    wait "$nap"
-    log "still building"
-  done
-) &
-HB=$!
+hn_heartbeat_start "still building"
 s=$(date +%s)
 CGO_ENABLED=0 go build -trimpath -o "$WORK/calico-felix" \
   -ldflags "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$FELIX_VERSION -X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=${CALICO_MOD##*-}" \
   ./felix/cmd/calico-felix || die "go build failed after $(($(date +%s) - s))s"
-kill "$HB" 2>/dev/null || true
-wait "$HB" 2>/dev/null || true
-HB=
+hn_heartbeat_stop
 log "go build took $(($(date +%s) - s))s"
 
 # CRDs: from libcalico-go/config/crd of the same tree.

@@ -52,12 +52,10 @@ step() {
   rm -f "$STATE/$name"
   local s; s=$(date +%s)
   log "$name: building ${bins[*]} ..."
-  # Heartbeat so a long cold build does not look stuck in CI logs.
-  ( while sleep 60; do log "$name: still building ($(($(date +%s) - s))s)"; done ) &
-  local hb=$! rc=0
+  hn_heartbeat_start "$name: still building"
+  local rc=0
   "$@" || rc=$?
-  kill "$hb" 2>/dev/null || true
-  wait "$hb" 2>/dev/null || true
+  hn_heartbeat_stop
   [ $rc = 0 ] || die "$name: build failed (exit $rc) after $(($(date +%s) - s))s (command: $*)"
   for b in "${bins[@]}"; do [ -x "$HN_KUBE_BIN/$b" ] || die "$name: $b missing in $HN_KUBE_BIN after build"; done
   echo "$stamp" >"$STATE/$name"
