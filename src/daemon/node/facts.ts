@@ -39,10 +39,10 @@ export interface FactsInput {
   preferVxlanInterfaces: string[];
   preferVlanInterfaces: string[];
   preferBgpInterfaces: string[];
-  /** True when the cluster has a BGP network: only then is the BGP interface looked up. */
-  needBgpParent: boolean;
-  /** The Node's `status.addresses` values (SPEC §7.8 step 2), when known. */
-  nodeAddresses: string[] | undefined;
+  /** True when the cluster has a BGP network: only then is the BGP interface looked up (asked after the reads). */
+  needBgpParent: () => boolean;
+  /** The Node's `status.addresses` values (SPEC §7.8 step 2), when known (asked last, as fresh as possible). */
+  nodeAddresses: () => string[] | undefined;
   ipv6Disabled: boolean;
 }
 
@@ -58,10 +58,11 @@ export async function readNodeFacts(runner: Runner, input: FactsInput): Promise<
   const needDefaults = (prefer: string[]): boolean => !prefer.some((p) => links.some((l) => l.name === p));
   // only clusters with BGP networks pay for the BGP interface look-up
   const prefers = [input.preferVxlanInterfaces, input.preferVlanInterfaces];
-  if (input.needBgpParent) prefers.push(input.preferBgpInterfaces);
+  if (input.needBgpParent()) prefers.push(input.preferBgpInterfaces);
   const [vxlanParent, vlanParent, bgpParent] = await Promise.all(
     prefers.map((prefer) => chooseInterface(runner, prefer, links, needDefaults(prefer) ? lazyDefaults() : undefined)),
   );
+  const nodeAddresses = input.nodeAddresses();
   return {
     nodeName: input.nodeName,
     links,
@@ -69,7 +70,7 @@ export async function readNodeFacts(runner: Runner, input: FactsInput): Promise<
     ...(vlanParent ? { vlanParent } : {}),
     ...(bgpParent ? { bgpParent } : {}),
     currentRules,
-    ...(input.nodeAddresses ? { nodeAddresses: input.nodeAddresses } : {}),
+    ...(nodeAddresses ? { nodeAddresses } : {}),
     ipv6Disabled: input.ipv6Disabled,
     ...(raDev ? { raDefaultRouteDev: raDev } : {}),
   };

@@ -154,8 +154,8 @@ export class NodeReconciler {
       preferVxlanInterfaces: c.preferVxlanInterfaces,
       preferVlanInterfaces: c.preferVlanInterfaces,
       preferBgpInterfaces: c.preferBgpInterfaces,
-      needBgpParent: this.o.cluster.networks.list().some(isBgpMode),
-      nodeAddresses: this.identity.addresses,
+      needBgpParent: () => this.o.cluster.networks.list().some(isBgpMode),
+      nodeAddresses: () => this.identity.addresses,
       ipv6Disabled: this.ipv6Off,
     });
   }
