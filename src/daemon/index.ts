@@ -89,7 +89,9 @@ export class Daemon implements CniHandler {
         .then(() => this.node.refreshNode())
         .finally(() => this.node.trigger());
     }, this.config.resyncMs);
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    // a SIGTERM during start-up has already aborted: its listener would never fire and the daemon would not stop
+    if (!signal.aborted)
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(periodic);
     monitor?.stop();
     this.node.stop();
