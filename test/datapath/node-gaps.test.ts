@@ -100,6 +100,16 @@ describe('daemon start-up (root + netns (real))', () => {
     await must('ip', ['-n', n1.ns, 'route', 'del', '10.99.0.0/24', 'table', '40000']);
   }, 90_000);
 
+  it('refuses to start when a --prefer-*-interfaces list names no interface of the node, naming the flag and the interfaces (issue #16)', async () => {
+    const n1 = h.node('node1');
+    await expect(h.startDaemon(n1, [...FLAGS, '--prefer-vxlan-interfaces=eth9'])).rejects.toThrow(/exited/);
+    const log = readFileSync(path.join(n1.dir, 'daemon.log'), 'utf8');
+    expect(log).toContain('--prefer-vxlan-interfaces=eth9: none of these interfaces exists on this node');
+    expect(log).toMatch(/its interfaces: [^)]*\beth0\b/);
+    // nothing of the overlay was created on the wrong interface
+    expect(await inNs(n1.ns, 'ip', '-o', 'link', 'show')).not.toContain('vxlan');
+  }, 90_000);
+
   it('removes the legacy RAMA-* chains and their hooks only; writes the node sysctls (accept_ra=2 before forwarding)', async () => {
     const n1 = h.node('node1');
     const n2 = h.node('node2');

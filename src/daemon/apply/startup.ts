@@ -1,8 +1,16 @@
 /**
  * Start-up work of the daemon in its node namespace (SPEC §7.1, §7.10): refuse to start when the fixed route tables
- * hold someone else's routes, and remove the legacy `RAMA-*` chains once per process.
+ * hold someone else's routes or a prefer flag names no interface of the node, and remove the legacy `RAMA-*` chains
+ * once per process.
  */
-import { foreignTableRoute, legacyChainCleanup, type OwnedTables } from '../plan/startup.ts';
+import { isContainerInterface } from '../plan/host.ts';
+import {
+  foreignTableRoute,
+  legacyChainCleanup,
+  missingPreferredInterfaces,
+  type OwnedTables,
+  type PreferFlag,
+} from '../plan/startup.ts';
 import type { Runner } from './exec.ts';
 import { readLinks, readRoutes } from './read.ts';
 
@@ -21,6 +29,29 @@ export async function checkOwnedTables(runner: Runner, tables: OwnedTables): Pro
   const links = await readLinks(runner);
   const msg = foreignTableRoute(await readRoutes(runner), tables, new Map(links.map((l) => [l.name, l.kind])));
   if (msg) throw new TableInUseError(msg);
+}
+
+/** Thrown when a `--prefer-*-interfaces` list names no interface of the node; the daemon exits with this message. */
+export class PreferredInterfaceMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreferredInterfaceMissingError';
+  }
+}
+
+/**
+ * Reads the links and throws {@link PreferredInterfaceMissingError} when a non-empty prefer list names no existing
+ * interface (issue #16: a typo must not put VXLAN or VLAN on the default-route interface without a word).
+ */
+export async function checkPreferredInterfaces(runner: Runner, flags: PreferFlag[]): Promise<void> {
+  if (flags.every((f) => f.interfaces.length === 0)) return;
+  const links = await readLinks(runner);
+  const msg = missingPreferredInterfaces(
+    flags,
+    links.map((l) => l.name),
+    isContainerInterface,
+  );
+  if (msg) throw new PreferredInterfaceMissingError(msg);
 }
 
 /**

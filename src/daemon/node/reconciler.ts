@@ -19,7 +19,7 @@ import type { KubeClient } from '../../kube/index.ts';
 import { applyIptablesRules, applyNodePlan, changeCount, ipsetScript, type ApplyReport } from '../apply/node.ts';
 import { ipBatch, writeSysctls, type Runner } from '../apply/exec.ts';
 import { inInitialNetns, ipv6Disabled } from '../apply/host.ts';
-import { checkOwnedTables, removeLegacyChains } from '../apply/startup.ts';
+import { checkOwnedTables, checkPreferredInterfaces, removeLegacyChains } from '../apply/startup.ts';
 import type { BgpController } from '../bgp/index.ts';
 import { isBgpMode, type BgpPlan } from '../bgp/index.ts';
 import type { ClusterCache } from '../cluster.ts';
@@ -86,12 +86,18 @@ export class NodeReconciler {
   }
 
   /**
-   * SPEC §7.1 / §7.10 start-up: refuses to start (throws TableInUseError) when a fixed table holds foreign routes;
-   * removes the legacy RAMA-* chains once per process.
+   * SPEC §7.1 / §7.10 start-up: refuses to start (throws TableInUseError) when a fixed table holds foreign routes,
+   * or (PreferredInterfaceMissingError) when a `--prefer-*-interfaces` list names no interface of the node; removes
+   * the legacy RAMA-* chains once per process.
    */
   async startupChecks(): Promise<void> {
     const { runner, config, logger } = this.o;
     await checkOwnedTables(runner, config);
+    await checkPreferredInterfaces(runner, [
+      { flag: '--prefer-vxlan-interfaces', interfaces: config.preferVxlanInterfaces },
+      { flag: '--prefer-vlan-interfaces', interfaces: config.preferVlanInterfaces },
+      { flag: '--prefer-bgp-interfaces', interfaces: config.preferBgpInterfaces },
+    ]);
     if (!config.iptables) return;
     this.ipv6Off ??= await ipv6Disabled();
     const cleaned = await removeLegacyChains(runner, !this.ipv6Off).catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActualRoute } from '../apply/diff.ts';
-import { foreignTableRoute, legacyChainCleanup } from './startup.ts';
+import { foreignTableRoute, legacyChainCleanup, missingPreferredInterfaces } from './startup.ts';
 
 const T = { localDirectTable: 39999, toOverlayTable: 40000, overlayMarkTable: 40001 };
 const kinds = new Map<string, string | undefined>([
@@ -94,5 +94,36 @@ COMMIT
   });
   it('nothing to do without them', () => {
     expect(legacyChainCleanup('*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -j RAMA-X\nCOMMIT\n')).toBeUndefined();
+  });
+});
+
+describe('missingPreferredInterfaces (issue #16)', () => {
+  const veth = (n: string): boolean => n.startsWith('hybr');
+  it('refuses a non-empty list of which no interface exists, naming the flag, the list and the node interfaces', () => {
+    expect(
+      missingPreferredInterfaces(
+        [
+          { flag: '--prefer-vxlan-interfaces', interfaces: ['eth9', 'bond9'] },
+          { flag: '--prefer-vlan-interfaces', interfaces: ['eth1', 'eth0'] },
+          { flag: '--prefer-bgp-interfaces', interfaces: [] },
+        ],
+        ['lo', 'eth0', 'hybr1234567890a'],
+        veth,
+      ),
+    ).toBe(
+      '--prefer-vxlan-interfaces=eth9,bond9: none of these interfaces exists on this node (its interfaces: eth0, lo); name an existing interface, or leave the flag empty to use the default-route interface',
+    );
+  });
+  it('accepts lists with one existing interface and empty lists', () => {
+    expect(
+      missingPreferredInterfaces(
+        [
+          { flag: '--prefer-vxlan-interfaces', interfaces: ['eth9', 'eth0'] },
+          { flag: '--prefer-vlan-interfaces', interfaces: [] },
+        ],
+        ['eth0'],
+        veth,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -97,3 +97,32 @@ export function legacyChainCleanup(saved: string): string | undefined {
   }
   return out.length > 0 ? out.join('\n') + '\n' : undefined;
 }
+
+/** A `--prefer-*-interfaces` flag as the daemon was started with it. */
+export interface PreferFlag {
+  /** The flag's name, e.g. `--prefer-vxlan-interfaces`. */
+  flag: string;
+  /** Its interfaces in order; empty means "the default-route interface". */
+  interfaces: string[];
+}
+
+/**
+ * The refusal for prefer flags of which no interface exists on the node, or undefined when each non-empty list names
+ * at least one existing interface. Without it a typo (`--prefer-vxlan-interfaces=eth9`) silently put VXLAN or VLAN on
+ * the default-route interface; the original refuses to start (issue #16). `existing` are the node's interface names;
+ * container-side veths are left out of the message.
+ */
+export function missingPreferredInterfaces(
+  flags: PreferFlag[],
+  existing: string[],
+  isContainerInterface: (name: string) => boolean,
+): string | undefined {
+  const have = new Set(existing);
+  const bad = flags.filter((f) => f.interfaces.length > 0 && !f.interfaces.some((i) => have.has(i)));
+  if (bad.length === 0) return undefined;
+  const shown = existing.filter((n) => !isContainerInterface(n)).sort();
+  return (
+    bad.map((f) => `${f.flag}=${f.interfaces.join(',')}: none of these interfaces exists on this node`).join('; ') +
+    ` (its interfaces: ${shown.join(', ') || 'none'}); name an existing interface, or leave the flag empty to use the default-route interface`
+  );
+}
