@@ -7,6 +7,6 @@
  * Events and metrics about peers. May not write kernel tables (the node room programs the BGP subnet tables from the
  * plan's `facts.bgpGateway`) nor touch pod namespaces or attachment records.
  */
-export { BgpController, readDefaultRoutes, type BgpPeerReport } from './controller.ts';
+export { BgpController } from './controller.ts';
 export { BgpPodRoutes } from './pod-routes.ts';
 export { isBgpMode, type BgpPlan } from './plan.ts';

@@ -3,5 +3,4 @@
  * may not touch), this node's identity and NodeInfo (identity.ts), the facts read for the planner (facts.ts), the
  * link monitor (monitor.ts). Other rooms import from here only.
  */
-export { NodeReconciler, type NodeReconcilerOptions } from './reconciler.ts';
-export { chooseInterface, defaultRouteDevices } from './facts.ts';
+export { NodeReconciler } from './reconciler.ts';

@@ -20,8 +20,7 @@ import { applyIptablesRules, applyNodePlan, changeCount, ipsetScript, type Apply
 import { ipBatch, writeSysctls, type Runner } from '../apply/exec.ts';
 import { inInitialNetns, ipv6Disabled } from '../apply/host.ts';
 import { checkOwnedTables, checkPreferredInterfaces, removeLegacyChains } from '../apply/startup.ts';
-import type { BgpController } from '../bgp/index.ts';
-import { isBgpMode, type BgpPlan } from '../bgp/index.ts';
+import { isBgpMode, type BgpController, type BgpPlan } from '../bgp/index.ts';
 import type { ClusterCache } from '../cluster.ts';
 import type { DaemonConfig } from '../config.ts';
 import { IPSet } from '../constants.ts';
